@@ -27,6 +27,7 @@ sim:
 ## bench: criterion benchmarks and the checker's comparison against porcupine.
 bench:
 	$(CARGO) bench -p raft --bench propose
+	$(CARGO) bench -p simulator --bench checker
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
