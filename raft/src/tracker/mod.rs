@@ -169,7 +169,10 @@ pub struct ProgressTracker {
 impl ProgressTracker {
     /// An empty configuration whose nodes, once added, get inflight windows of
     /// `max_inflight` messages.
+    ///
+    /// Panics if `max_inflight` is 0: no append could ever be sent in the Replicate state.
     pub fn new(max_inflight: usize) -> Self {
+        assert!(max_inflight > 0, "max_inflight must be at least 1, got 0");
         ProgressTracker {
             config: TrackerConfig::default(),
             progress: ProgressMap::new(),
@@ -237,8 +240,14 @@ impl ProgressTracker {
     /// outcome so far.
     pub fn tally_votes(&self) -> (usize, usize, VoteResult) {
         let (mut granted, mut rejected) = (0, 0);
-        for id in self.config.voters.ids() {
-            match self.votes.get(&id) {
+        // The voters of either half are exactly the nodes whose progress is not a learner's;
+        // iterating the progress map counts each once without building a set.
+        let voters = self
+            .progress
+            .iter()
+            .filter(|(_, progress)| !progress.is_learner);
+        for (id, _) in voters {
+            match self.votes.get(id) {
                 Some(true) => granted += 1,
                 Some(false) => rejected += 1,
                 None => {}
@@ -503,6 +512,12 @@ mod tests {
             check(&joint, &progress(&[1, 2], &[2])),
             "2 is both a learner and an outgoing voter"
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "max_inflight must be at least 1")]
+    fn a_zero_inflight_window_is_refused() {
+        ProgressTracker::new(0);
     }
 
     #[test]
