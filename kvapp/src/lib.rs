@@ -17,3 +17,4 @@ pub mod disk;
 pub mod memory_disk;
 pub mod store;
 pub mod transport;
+pub mod wal;
