@@ -691,3 +691,34 @@ fn the_wal_works_on_a_real_directory() -> Result<(), WalError> {
     assert_eq!(recovered.hard_state, hard_state(1, 29));
     Ok(())
 }
+
+#[test]
+fn the_hard_state_survives_the_release_of_the_segment_that_recorded_it() -> Result<(), WalError> {
+    let mut disk = MemDisk::new();
+    let mut wal = Wal::create(&mut disk, small_segments())?;
+    wal.save(&mut disk, &hard_state(3, 0), &entries(1, 1, 3), true)?;
+    wal.save(&mut disk, &hard_state(3, 1), &[], true)?;
+    // Later writes carry no new hard state (an unchanged one is skipped too).
+    for index in 2..=30 {
+        wal.save(&mut disk, &hard_state(3, 1), &[entry(index, 3)], true)?;
+    }
+    wal.save_snapshot_marker(
+        &mut disk,
+        SnapshotMarker { index: 1, term: 3 },
+        SnapshotSource::Local,
+    )?;
+    wal.save(&mut disk, &HardState::default(), &[entry(31, 3)], true)?;
+    let first_segment = segment_names(&mut disk).remove(0);
+    assert!(wal.release_to(&mut disk, 1)? > 0 || wal.segment_count() > 1);
+    // Release up to a later snapshot so that the first segment surely goes.
+    let later = SnapshotMarker { index: 30, term: 3 };
+    wal.save_snapshot_marker(&mut disk, later, SnapshotSource::Local)?;
+    assert!(wal.release_to(&mut disk, 30)? > 0);
+    assert!(!segment_names(&mut disk).contains(&first_segment));
+    disk.crash();
+    let (_, recovered) = reopen(&mut disk, small_segments())?;
+    assert_eq!(recovered.snapshot, later);
+    assert_eq!(recovered.hard_state, hard_state(3, 1));
+    assert_eq!(recovered.entries, entries(31, 31, 3));
+    Ok(())
+}
