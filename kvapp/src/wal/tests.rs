@@ -696,29 +696,31 @@ fn the_wal_works_on_a_real_directory() -> Result<(), WalError> {
 fn the_hard_state_survives_the_release_of_the_segment_that_recorded_it() -> Result<(), WalError> {
     let mut disk = MemDisk::new();
     let mut wal = Wal::create(&mut disk, small_segments())?;
-    wal.save(&mut disk, &hard_state(3, 0), &entries(1, 1, 3), true)?;
-    wal.save(&mut disk, &hard_state(3, 1), &[], true)?;
-    // Later writes carry no new hard state (an unchanged one is skipped too).
-    for index in 2..=30 {
-        wal.save(&mut disk, &hard_state(3, 1), &[entry(index, 3)], true)?;
+    for index in 1..=29 {
+        wal.save(&mut disk, &hard_state(3, 0), &[entry(index, 3)], true)?;
     }
-    wal.save_snapshot_marker(
-        &mut disk,
-        SnapshotMarker { index: 1, term: 3 },
-        SnapshotSource::Local,
-    )?;
-    wal.save(&mut disk, &HardState::default(), &[entry(31, 3)], true)?;
-    let first_segment = segment_names(&mut disk).remove(0);
-    assert!(wal.release_to(&mut disk, 1)? > 0 || wal.segment_count() > 1);
-    // Release up to a later snapshot so that the first segment surely goes.
-    let later = SnapshotMarker { index: 30, term: 3 };
-    wal.save_snapshot_marker(&mut disk, later, SnapshotSource::Local)?;
+    // The last hard state ever written, with an entry that fills its segment.
+    let big = Entry {
+        data: vec![7; 300],
+        ..entry(30, 3)
+    };
+    wal.save(&mut disk, &hard_state(3, 30), &[big], true)?;
+    let recorded_in = segment_names(&mut disk).pop().expect("a segment");
+    // Later writes carry no new hard state (an unchanged one is skipped too).
+    for index in 31..=40 {
+        wal.save(&mut disk, &hard_state(3, 30), &[entry(index, 3)], true)?;
+    }
+    let snapshot = SnapshotMarker { index: 30, term: 3 };
+    wal.save_snapshot_marker(&mut disk, snapshot, SnapshotSource::Local)?;
     assert!(wal.release_to(&mut disk, 30)? > 0);
-    assert!(!segment_names(&mut disk).contains(&first_segment));
+    assert!(
+        !segment_names(&mut disk).contains(&recorded_in),
+        "the test wants the segment with the hard state record released"
+    );
     disk.crash();
     let (_, recovered) = reopen(&mut disk, small_segments())?;
-    assert_eq!(recovered.snapshot, later);
-    assert_eq!(recovered.hard_state, hard_state(3, 1));
-    assert_eq!(recovered.entries, entries(31, 31, 3));
+    assert_eq!(recovered.snapshot, snapshot);
+    assert_eq!(recovered.hard_state, hard_state(3, 30));
+    assert_eq!(recovered.entries, entries(31, 40, 3));
     Ok(())
 }
