@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod disk;
 pub mod memory_disk;
+pub mod snapshotter;
 pub mod store;
 pub mod transport;
 pub mod wal;
