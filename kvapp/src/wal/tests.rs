@@ -681,8 +681,7 @@ fn the_wal_works_on_a_real_directory() -> Result<(), WalError> {
         .list()
         .expect("list")
         .into_iter()
-        .filter(|name| name.starts_with("wal-"))
-        .last()
+        .rfind(|name| name.starts_with("wal-"))
         .expect("a segment");
     disk.append(&last, &[7, 0, 0, 0, 1]).expect("append");
     let usable = Wal::usable_snapshots(&mut disk)?;
