@@ -9,6 +9,33 @@
 //! - [`store`]: the key-value state machine with exactly-once client sessions.
 //! - [`wal`]: the write-ahead log of entries, hard states and snapshot markers.
 //! - [`snapshotter`]: self-checking snapshot files, written atomically.
+//!
+//! Restarting a node from its disk:
+//!
+//! ```
+//! use kvapp::memory_disk::MemDisk;
+//! use kvapp::snapshotter::{Snapshotter, SnapshotterConfig};
+//! use kvapp::store::Store;
+//! use kvapp::wal::{SnapshotMarker, Wal, WalConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut disk = MemDisk::new();
+//! # Wal::create(&mut disk, WalConfig::default())?;
+//! let snapshotter = Snapshotter::new(SnapshotterConfig::default());
+//! // Which snapshots the WAL can replay from, then the newest of those that loads.
+//! let usable = Wal::usable_snapshots(&mut disk)?;
+//! let snapshot = snapshotter.load_newest(&mut disk, &usable)?;
+//! let (marker, store) = match &snapshot {
+//!     Some(snapshot) => (SnapshotMarker::of(&snapshot.metadata), Store::restore(&snapshot.data)?),
+//!     None => (SnapshotMarker::default(), Store::new()),
+//! };
+//! // The hard state and the entries after the snapshot, for raft's storage.
+//! let (wal, recovered) = Wal::open(&mut disk, WalConfig::default(), marker)?;
+//! assert!(recovered.entries.is_empty() && store.values().is_empty());
+//! # let _ = wal;
+//! # Ok(())
+//! # }
+//! ```
 
 #![warn(missing_docs)]
 

@@ -51,11 +51,13 @@
 //! never taken for corruption.
 //!
 //! One more tail is cut: a snapshot marker whose index is above the last recorded commit index.
-//! A snapshot from the leader is persisted as marker, then hard state (with commit at least the
-//! snapshot's index) and entries; if the crash came between, the marker and what follows it are
-//! the unfinished rest of that write and are cut like a torn tail (etcd likewise ignores
-//! snapshot records above the committed hard state). Such a marker before the last segment's
-//! tail is corruption.
+//! A snapshot from the leader is persisted as its marker, then one [`Wal::save`] of the
+//! `Ready`'s entries and hard state, whose commit is at least the snapshot's index. If the
+//! crash came in between, the marker and whatever follows it are the unfinished rest of that
+//! install and are cut like a torn tail (etcd likewise ignores snapshot records above the
+//! committed hard state). A local snapshot never trips this: its index is at most the applied
+//! index, whose commit was written before, and the marker's sync makes that durable too. Such
+//! a marker anywhere but the last segment's tail is corruption.
 //!
 //! The records are then replayed into the log as last persisted (the rules are the table in
 //! `replay`), and [`Wal::open`] returns the hard state and the entries after the snapshot the
@@ -632,11 +634,18 @@ impl Wal {
         entries: &[Entry],
         must_sync: bool,
     ) -> Result<(), WalError> {
-        if let Err(reason) = record::validate_entries(entries).or_else(|reason| match reason {
-            Corruption::EntriesEmpty => Ok(()),
-            other => Err(other),
-        }) {
-            panic!("Wal::save given entries that are not a log: {reason}");
+        if let Some(first) = entries.first() {
+            // A gap or a broken run would be written faithfully and then refused by recovery
+            // as corruption, so it is stopped here, where the bug is.
+            if let Err(reason) = record::validate_entries(entries) {
+                panic!("Wal::save given entries that are not a log: {reason}");
+            }
+            assert!(
+                first.index <= self.last_index + 1,
+                "Wal::save: entries start at {} but the log ends at {}",
+                first.index,
+                self.last_index
+            );
         }
         let mut bytes = Vec::new();
         encode_entries(entries, &mut bytes)

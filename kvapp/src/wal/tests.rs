@@ -723,3 +723,13 @@ fn the_hard_state_survives_the_release_of_the_segment_that_recorded_it() -> Resu
     assert_eq!(recovered.entries, entries(31, 40, 3));
     Ok(())
 }
+
+#[test]
+#[should_panic(expected = "entries start at 5 but the log ends at 2")]
+fn saving_entries_with_a_gap_is_a_caller_bug() {
+    let mut disk = MemDisk::new();
+    let mut wal = Wal::create(&mut disk, WalConfig::default()).expect("create");
+    wal.save(&mut disk, &hard_state(1, 0), &entries(1, 2, 1), true)
+        .expect("save");
+    let _ = wal.save(&mut disk, &hard_state(1, 0), &entries(5, 5, 1), true);
+}
