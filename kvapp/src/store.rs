@@ -1,0 +1,530 @@
+//! The replicated key-value state machine.
+//!
+//! Clients send [`Command`]s; the leader proposes each one as the data of a normal Raft entry
+//! ([`encode_command`]); every node applies committed commands in log order with
+//! [`Store::apply`] and the node that received the command answers the client with the
+//! [`Reply`].
+//!
+//! # Exactly-once application
+//!
+//! A client may retry a command whose answer it never saw, so the same command can be committed
+//! more than once. Each command carries `(client_id, sequence)`; the store keeps one
+//! [`Session`] per client: the highest sequence number applied for it and that command's reply
+//! (Raft thesis §6.3). Applying a command then goes:
+//!
+//! | sequence compared with the session's | effect | reply |
+//! |---|---|---|
+//! | no session yet, or higher | apply, replace the session | the command's own reply |
+//! | equal (a retry of the latest command) | nothing | the cached reply, unchanged |
+//! | lower (a retry of an older command) | nothing | [`Reply::Stale`] |
+//!
+//! A client must therefore have at most one command in flight and number its commands with
+//! increasing sequence numbers; in return the table holds exactly one session per client, so it
+//! is bounded by the number of clients. Sessions never expire: expiry would have to be decided
+//! by the log itself (thesis §6.3 uses timestamps in entries) to stay the same on every node,
+//! and no client closes its session yet.
+//!
+//! Everything is a `BTreeMap` so that snapshots are byte-identical on every node.
+
+use std::collections::BTreeMap;
+
+use raft::codec::{self, CodecError};
+use serde::{Deserialize, Serialize};
+
+/// Identifies a client across retries and across leaders.
+pub type ClientId = u64;
+
+/// A client's command number; each client numbers its commands in increasing order.
+pub type Sequence = u64;
+
+/// What a command does to the map.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// Set `key` to `value`.
+    Put {
+        /// The key.
+        key: String,
+        /// The new value.
+        value: String,
+    },
+    /// Read `key` (a read through the log; linearizable by construction).
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Append `value` to the value of `key`, treating a missing key as empty.
+    Append {
+        /// The key.
+        key: String,
+        /// The suffix.
+        value: String,
+    },
+    /// Remove `key`.
+    Delete {
+        /// The key.
+        key: String,
+    },
+    /// Set `key` to `value` only if its value is `expected` (`None`: only if it is absent).
+    CompareAndSet {
+        /// The key.
+        key: String,
+        /// The value the key must have for the swap to happen.
+        expected: Option<String>,
+        /// The new value.
+        value: String,
+    },
+}
+
+/// One client request as it travels in a log entry.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Command {
+    /// Who sent it.
+    pub client_id: ClientId,
+    /// The client's number for it; see the module docs for the dedup rules.
+    pub sequence: Sequence,
+    /// What to do.
+    pub operation: Operation,
+}
+
+/// The answer to a command.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Reply {
+    /// Put, append and delete: the command was applied; `previous` is the value before it.
+    Written {
+        /// The key's value before the command, `None` if it was absent.
+        previous: Option<String>,
+    },
+    /// Get: the key's value, `None` if absent.
+    Value {
+        /// The value read.
+        value: Option<String>,
+    },
+    /// Compare-and-set: whether the swap happened, and the value the key had before.
+    CompareAndSet {
+        /// True when the key held `expected` and now holds the new value.
+        swapped: bool,
+        /// The key's value before the command, `None` if it was absent.
+        previous: Option<String>,
+    },
+    /// The command is older than the latest one applied for its client; it was not applied
+    /// (now) and its original answer is gone.
+    Stale {
+        /// The sequence number of the client's latest applied command.
+        latest_sequence: Sequence,
+    },
+}
+
+/// What the store remembers about one client.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Session {
+    /// The highest sequence number applied for this client.
+    pub sequence: Sequence,
+    /// The reply that command produced; never [`Reply::Stale`].
+    pub reply: Reply,
+}
+
+/// Why a snapshot could not be restored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The bytes are not an encoded store snapshot.
+    #[error("store snapshot does not decode: {0}")]
+    Undecodable(CodecError),
+    /// A session caches a [`Reply::Stale`], which [`Store::apply`] never records.
+    #[error("store snapshot caches a stale reply for client {client_id}")]
+    StaleReplyCached {
+        /// The client whose session is wrong.
+        client_id: ClientId,
+    },
+}
+
+/// The key-value map plus the client sessions.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct Store {
+    values: BTreeMap<String, String>,
+    /// One entry per client; see the module docs.
+    sessions: BTreeMap<ClientId, Session>,
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// Applies one committed command and returns its reply, following the dedup rules in the
+    /// module docs.
+    pub fn apply(&mut self, command: &Command) -> Reply {
+        if let Some(session) = self.sessions.get(&command.client_id) {
+            if command.sequence == session.sequence {
+                return session.reply.clone();
+            }
+            if command.sequence < session.sequence {
+                return Reply::Stale {
+                    latest_sequence: session.sequence,
+                };
+            }
+        }
+        let reply = self.execute(&command.operation);
+        self.sessions.insert(
+            command.client_id,
+            Session {
+                sequence: command.sequence,
+                reply: reply.clone(),
+            },
+        );
+        reply
+    }
+
+    fn execute(&mut self, operation: &Operation) -> Reply {
+        match operation {
+            Operation::Put { key, value } => Reply::Written {
+                previous: self.values.insert(key.clone(), value.clone()),
+            },
+            Operation::Get { key } => Reply::Value {
+                value: self.values.get(key).cloned(),
+            },
+            Operation::Append { key, value } => {
+                let previous = self.values.get(key).cloned();
+                let mut updated = previous.clone().unwrap_or_default();
+                updated.push_str(value);
+                self.values.insert(key.clone(), updated);
+                Reply::Written { previous }
+            }
+            Operation::Delete { key } => Reply::Written {
+                previous: self.values.remove(key),
+            },
+            Operation::CompareAndSet {
+                key,
+                expected,
+                value,
+            } => {
+                let previous = self.values.get(key).cloned();
+                let swapped = previous == *expected;
+                if swapped {
+                    self.values.insert(key.clone(), value.clone());
+                }
+                Reply::CompareAndSet { swapped, previous }
+            }
+        }
+    }
+
+    /// The value of `key` in this replica, for reads that do not go through the log (after a
+    /// ReadIndex round, or a local read the client asked for).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
+
+    /// All keys and values, in key order.
+    pub fn values(&self) -> &BTreeMap<String, String> {
+        &self.values
+    }
+
+    /// The session of `client_id`, if it has one.
+    pub fn session(&self, client_id: ClientId) -> Option<&Session> {
+        self.sessions.get(&client_id)
+    }
+
+    /// The number of client sessions held (one per client ever seen).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// The snapshot payload: the map and the sessions, encoded with the raft codec.
+    pub fn snapshot_data(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    /// Rebuilds a store from [`Store::snapshot_data`] output, checking what it decodes.
+    pub fn restore(data: &[u8]) -> Result<Store, StoreError> {
+        let store: Store = codec::decode(data).map_err(StoreError::Undecodable)?;
+        for (client_id, session) in &store.sessions {
+            match session.reply {
+                Reply::Stale { .. } => {
+                    return Err(StoreError::StaleReplyCached {
+                        client_id: *client_id,
+                    })
+                }
+                Reply::Written { .. } | Reply::Value { .. } | Reply::CompareAndSet { .. } => {}
+            }
+        }
+        Ok(store)
+    }
+}
+
+/// Encodes a command as the data of a normal entry.
+pub fn encode_command(command: &Command) -> Vec<u8> {
+    codec::encode(command)
+}
+
+/// Decodes the data of a normal entry into a command.
+pub fn decode_command(data: &[u8]) -> Result<Command, CodecError> {
+    codec::decode(data)
+}
+
+/// Encodes a reply for the client.
+pub fn encode_reply(reply: &Reply) -> Vec<u8> {
+    codec::encode(reply)
+}
+
+/// Decodes a reply.
+pub fn decode_reply(data: &[u8]) -> Result<Reply, CodecError> {
+    codec::decode(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn command(client_id: ClientId, sequence: Sequence, operation: Operation) -> Command {
+        Command {
+            client_id,
+            sequence,
+            operation,
+        }
+    }
+
+    fn put(key: &str, value: &str) -> Operation {
+        Operation::Put {
+            key: key.to_string(),
+            value: value.to_string(),
+        }
+    }
+
+    fn get(key: &str) -> Operation {
+        Operation::Get {
+            key: key.to_string(),
+        }
+    }
+
+    fn written(previous: Option<&str>) -> Reply {
+        Reply::Written {
+            previous: previous.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn put_and_get() {
+        let mut store = Store::new();
+        assert_eq!(
+            store.apply(&command(1, 1, get("k"))),
+            Reply::Value { value: None }
+        );
+        assert_eq!(store.apply(&command(1, 2, put("k", "a"))), written(None));
+        assert_eq!(
+            store.apply(&command(1, 3, put("k", "b"))),
+            written(Some("a"))
+        );
+        assert_eq!(
+            store.apply(&command(1, 4, get("k"))),
+            Reply::Value {
+                value: Some("b".to_string())
+            }
+        );
+        assert_eq!(store.get("k"), Some("b"));
+    }
+
+    #[test]
+    fn append_creates_and_extends() {
+        let mut store = Store::new();
+        let append = |value: &str| Operation::Append {
+            key: "k".to_string(),
+            value: value.to_string(),
+        };
+        assert_eq!(store.apply(&command(1, 1, append("x"))), written(None));
+        assert_eq!(store.apply(&command(1, 2, append("y"))), written(Some("x")));
+        assert_eq!(store.get("k"), Some("xy"));
+    }
+
+    #[test]
+    fn delete_removes_and_reports_the_previous_value() {
+        let mut store = Store::new();
+        let delete = Operation::Delete {
+            key: "k".to_string(),
+        };
+        assert_eq!(store.apply(&command(1, 1, delete.clone())), written(None));
+        store.apply(&command(1, 2, put("k", "v")));
+        assert_eq!(store.apply(&command(1, 3, delete)), written(Some("v")));
+        assert_eq!(store.get("k"), None);
+        assert!(store.values().is_empty());
+    }
+
+    #[test]
+    fn compare_and_set_swaps_only_on_a_match() {
+        let mut store = Store::new();
+        let compare_and_set = |expected: Option<&str>, value: &str| Operation::CompareAndSet {
+            key: "k".to_string(),
+            expected: expected.map(str::to_string),
+            value: value.to_string(),
+        };
+        assert_eq!(
+            store.apply(&command(1, 1, compare_and_set(Some("a"), "b"))),
+            Reply::CompareAndSet {
+                swapped: false,
+                previous: None
+            }
+        );
+        assert_eq!(store.get("k"), None);
+        assert_eq!(
+            store.apply(&command(1, 2, compare_and_set(None, "a"))),
+            Reply::CompareAndSet {
+                swapped: true,
+                previous: None
+            }
+        );
+        assert_eq!(
+            store.apply(&command(1, 3, compare_and_set(Some("x"), "b"))),
+            Reply::CompareAndSet {
+                swapped: false,
+                previous: Some("a".to_string())
+            }
+        );
+        assert_eq!(
+            store.apply(&command(1, 4, compare_and_set(Some("a"), "b"))),
+            Reply::CompareAndSet {
+                swapped: true,
+                previous: Some("a".to_string())
+            }
+        );
+        assert_eq!(store.get("k"), Some("b"));
+    }
+
+    #[test]
+    fn a_retried_command_applies_once_and_answers_its_first_reply() {
+        let mut store = Store::new();
+        let append = command(
+            7,
+            1,
+            Operation::Append {
+                key: "k".to_string(),
+                value: "x".to_string(),
+            },
+        );
+        assert_eq!(store.apply(&append), written(None));
+        // Another client's write in between must not change the cached answer.
+        store.apply(&command(8, 1, put("k", "other")));
+        assert_eq!(store.apply(&append), written(None));
+        assert_eq!(store.get("k"), Some("other"));
+    }
+
+    #[test]
+    fn an_older_command_is_stale_and_not_applied() {
+        let mut store = Store::new();
+        store.apply(&command(7, 5, put("k", "five")));
+        assert_eq!(
+            store.apply(&command(7, 4, put("k", "four"))),
+            Reply::Stale { latest_sequence: 5 }
+        );
+        assert_eq!(store.get("k"), Some("five"));
+        assert_eq!(store.session(7).map(|session| session.sequence), Some(5));
+    }
+
+    #[test]
+    fn the_session_table_holds_one_entry_per_client() {
+        let mut store = Store::new();
+        for sequence in 1..=100 {
+            store.apply(&command(1, sequence, put("k", "v")));
+            store.apply(&command(2, sequence, get("k")));
+        }
+        assert_eq!(store.session_count(), 2);
+    }
+
+    #[test]
+    fn snapshot_and_restore_round_trip() {
+        let mut store = Store::new();
+        store.apply(&command(1, 1, put("a", "1")));
+        store.apply(&command(2, 9, put("b", "2")));
+        let restored = Store::restore(&store.snapshot_data());
+        assert_eq!(restored.as_ref(), Ok(&store));
+    }
+
+    #[test]
+    fn restore_rejects_bad_bytes_and_stale_sessions() {
+        assert!(matches!(
+            Store::restore(b"garbage"),
+            Err(StoreError::Undecodable(_))
+        ));
+        let mut store = Store::new();
+        store.sessions.insert(
+            3,
+            Session {
+                sequence: 1,
+                reply: Reply::Stale { latest_sequence: 0 },
+            },
+        );
+        assert_eq!(
+            Store::restore(&store.snapshot_data()),
+            Err(StoreError::StaleReplyCached { client_id: 3 })
+        );
+    }
+
+    #[test]
+    fn commands_and_replies_round_trip_through_the_codec() {
+        let original = command(
+            4,
+            2,
+            Operation::CompareAndSet {
+                key: "k".to_string(),
+                expected: None,
+                value: "v".to_string(),
+            },
+        );
+        assert_eq!(decode_command(&encode_command(&original)), Ok(original));
+        let reply = Reply::Stale { latest_sequence: 3 };
+        assert_eq!(decode_reply(&encode_reply(&reply)), Ok(reply));
+        assert!(decode_command(&[]).is_err());
+    }
+
+    fn operation_strategy() -> impl Strategy<Value = Operation> {
+        // Few keys and short values, so that commands collide and compare-and-set succeeds.
+        let key = prop::sample::select(vec!["a", "b", "c"]).prop_map(str::to_string);
+        let value = prop::sample::select(vec!["", "x", "y"]).prop_map(str::to_string);
+        let expected = prop::option::of(value.clone());
+        prop_oneof![
+            (key.clone(), value.clone()).prop_map(|(key, value)| Operation::Put { key, value }),
+            key.clone().prop_map(|key| Operation::Get { key }),
+            (key.clone(), value.clone()).prop_map(|(key, value)| Operation::Append { key, value }),
+            key.clone().prop_map(|key| Operation::Delete { key }),
+            (key, expected, value).prop_map(|(key, expected, value)| {
+                Operation::CompareAndSet {
+                    key,
+                    expected,
+                    value,
+                }
+            }),
+        ]
+    }
+
+    fn command_strategy() -> impl Strategy<Value = Command> {
+        // Small client and sequence ranges, so that retries and stale commands are common.
+        (0..3u64, 0..6u64, operation_strategy()).prop_map(|(client_id, sequence, operation)| {
+            Command {
+                client_id,
+                sequence,
+                operation,
+            }
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn a_restored_snapshot_behaves_like_the_original(
+            commands in prop::collection::vec(command_strategy(), 0..60),
+            split in 0usize..60,
+        ) {
+            let split = split.min(commands.len());
+            let mut original = Store::new();
+            for command in &commands[..split] {
+                original.apply(command);
+            }
+            let mut restored = Store::restore(&original.snapshot_data())
+                .map_err(|error| TestCaseError::fail(error.to_string()))?;
+            prop_assert_eq!(&restored, &original);
+            // Same state is not enough: the sessions must also make the same dedup decisions.
+            for command in &commands[split..] {
+                prop_assert_eq!(restored.apply(command), original.apply(command));
+            }
+            prop_assert_eq!(restored.snapshot_data(), original.snapshot_data());
+        }
+    }
+}
