@@ -42,6 +42,7 @@
 pub mod clock;
 pub mod disk;
 pub mod memory_disk;
+pub mod node;
 pub mod snapshotter;
 pub mod store;
 pub mod transport;

@@ -38,8 +38,9 @@ pub struct Ready {
     pub committed_entries: Vec<Entry>,
     /// Messages to send after persisting.
     pub messages: Vec<Message>,
-    /// Whether the persisted state must be fsynced before messages are sent: new entries, or a
-    /// new term or vote. A commit index alone may be written lazily (it can be recovered).
+    /// Whether the persisted state must be fsynced before messages are sent: new entries, a
+    /// snapshot, or a new term or vote. A commit index alone may be written lazily (it can be
+    /// recovered).
     pub must_sync: bool,
 }
 
@@ -208,6 +209,7 @@ impl<S: Storage> RawNode<S> {
         let snapshot = raft.raft_log.unstable.snapshot.clone();
         let committed_entries = raft.raft_log.next_committed_entries();
         let must_sync = !entries.is_empty()
+            || snapshot.is_some()
             || hard_state.term != self.previous_hard_state.term
             || hard_state.vote != self.previous_hard_state.vote;
         let ready = Ready {
