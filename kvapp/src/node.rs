@@ -36,8 +36,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::disk::Disk;
 use crate::snapshotter::{SnapshotError, Snapshotter, SnapshotterConfig};
-use crate::store::{decode_command, encode_command, ClientId, Command, Reply, Sequence, Store};
 use crate::store::StoreError;
+use crate::store::{decode_command, encode_command, ClientId, Command, Reply, Sequence, Store};
 use crate::transport::Transport;
 use crate::wal::{SnapshotMarker, SnapshotSource, Wal, WalConfig, WalError};
 
@@ -249,7 +249,12 @@ pub struct Node<D: Disk, T: Transport, C: Clock> {
 impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     /// Starts a node: restarts from `disk` when it holds a WAL, otherwise creates one and
     /// bootstraps (or waits to join).
-    pub fn open(config: NodeConfig, mut disk: D, transport: T, clock: C) -> Result<Self, NodeError> {
+    pub fn open(
+        config: NodeConfig,
+        mut disk: D,
+        transport: T,
+        clock: C,
+    ) -> Result<Self, NodeError> {
         let snapshotter = Snapshotter::new(config.snapshotter);
         let (wal, storage, store, members, applied) = if Wal::exists(&mut disk)? {
             Self::recover(&config, &mut disk, &snapshotter)?
@@ -291,9 +296,9 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     ) -> Result<(Wal, MemStorage, Store, BTreeMap<NodeId, Vec<u8>>, Index), NodeError> {
         let usable = Wal::usable_snapshots(disk)?;
         let snapshot = snapshotter.load_newest(disk, &usable)?;
-        let marker = snapshot
-            .as_ref()
-            .map_or(SnapshotMarker::default(), |s| SnapshotMarker::of(&s.metadata));
+        let marker = snapshot.as_ref().map_or(SnapshotMarker::default(), |s| {
+            SnapshotMarker::of(&s.metadata)
+        });
         let (wal, recovered) = Wal::open(disk, config.wal, marker)?;
         let mut storage = MemStorage::new();
         let (store, members) = match snapshot {
@@ -402,7 +407,10 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     pub fn submit(&mut self, command: Command) -> RequestId {
         let request = self.new_request_id();
         if self.pending_count() >= MAX_PENDING_REQUESTS {
-            self.complete(request, Outcome::Failed("too many pending requests".to_string()));
+            self.complete(
+                request,
+                Outcome::Failed("too many pending requests".to_string()),
+            );
             return request;
         }
         let key = (command.client_id, command.sequence);
@@ -410,11 +418,14 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             Ok(()) => {
                 let deadline_ms = self.clock.now_ms() + self.config.request_timeout_ms;
                 let leader_when_submitted = self.raw.raft.leader_id;
-                self.pending_writes.entry(key).or_default().push(PendingWrite {
-                    request,
-                    deadline_ms,
-                    leader_when_submitted,
-                });
+                self.pending_writes
+                    .entry(key)
+                    .or_default()
+                    .push(PendingWrite {
+                        request,
+                        deadline_ms,
+                        leader_when_submitted,
+                    });
             }
             Err(error) => self.complete(request, Outcome::Failed(error.to_string())),
         }
@@ -430,7 +441,10 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             return request;
         }
         if self.pending_count() >= MAX_PENDING_REQUESTS {
-            self.complete(request, Outcome::Failed("too many pending requests".to_string()));
+            self.complete(
+                request,
+                Outcome::Failed("too many pending requests".to_string()),
+            );
             return request;
         }
         match self.raw.read_index(request.to_le_bytes().to_vec()) {
