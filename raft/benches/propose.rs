@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use raft::{Config, ConfState, MemStorage, Message, RawNode, StateRole, Storage};
+use raft::{ConfState, Config, MemStorage, Message, RawNode, StateRole, Storage};
 
 /// Compact storage every this many entries so that a long run does not grow without bound.
 const COMPACT_EVERY_ENTRIES: u64 = 4096;
@@ -60,7 +60,9 @@ impl Bench {
             let storage = self.nodes[k].storage_mut();
             let first = storage.first_index().unwrap();
             if last_applied > first + COMPACT_EVERY_ENTRIES / 2 {
-                storage.compact(last_applied - COMPACT_EVERY_ENTRIES / 2).unwrap();
+                storage
+                    .compact(last_applied - COMPACT_EVERY_ENTRIES / 2)
+                    .unwrap();
             }
         }
         last_applied

@@ -1,0 +1,296 @@
+//! The application's handle on a node: feed it ticks, messages and proposals; take a [`Ready`]
+//! of work to do; report it done with [`RawNode::advance`].
+
+use std::collections::BTreeMap;
+
+use crate::codec;
+use crate::config::Config;
+use crate::error::RaftError;
+use crate::message::{
+    ConfChange, ConfState, Entry, EntryType, HardState, Index, Message, MessageType, NodeId,
+    Snapshot, Term, INVALID_ID,
+};
+use crate::raft::{CampaignType, Raft, SoftState, StateRole};
+use crate::read_only::ReadState;
+use crate::storage::Storage;
+use crate::tracker::Progress;
+
+/// Everything the application must do after the node changed, in this order:
+///
+/// 1. Persist `hard_state`, `entries` and `snapshot` (fsync when `must_sync`).
+/// 2. Send `messages`.
+/// 3. Apply `snapshot`, then `committed_entries`, to the state machine; serve `read_states`
+///    once applied up to their index.
+/// 4. Call [`RawNode::advance`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ready {
+    /// The new soft state, when it changed.
+    pub soft_state: Option<SoftState>,
+    /// The new hard state to persist, when it changed.
+    pub hard_state: Option<HardState>,
+    /// Confirmed reads.
+    pub read_states: Vec<ReadState>,
+    /// Entries to persist before sending messages.
+    pub entries: Vec<Entry>,
+    /// A snapshot to persist and apply.
+    pub snapshot: Option<Snapshot>,
+    /// Committed entries to apply, in order.
+    pub committed_entries: Vec<Entry>,
+    /// Messages to send after persisting.
+    pub messages: Vec<Message>,
+    /// Whether the persisted state must be fsynced before messages are sent: new entries, or a
+    /// new term or vote. A commit index alone may be written lazily (it can be recovered).
+    pub must_sync: bool,
+}
+
+/// What a handed-out [`Ready`] covered, to acknowledge on [`RawNode::advance`].
+#[derive(Clone, Debug)]
+struct ReadyRecord {
+    last_entry: Option<(Index, Term)>,
+    snapshot_index: Option<Index>,
+    last_committed_index: Option<Index>,
+    committed_payload_bytes: u64,
+}
+
+/// A node's status, for monitoring and for the application's decisions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Status {
+    /// The node's id.
+    pub id: NodeId,
+    /// Term, vote and commit index.
+    pub hard_state: HardState,
+    /// Leader and role.
+    pub soft_state: SoftState,
+    /// The last index handed to the application to apply.
+    pub applied: Index,
+    /// The last index of the log.
+    pub last_index: Index,
+    /// The configuration.
+    pub conf_state: ConfState,
+    /// Replication progress of every node, on a leader; empty elsewhere.
+    pub progress: BTreeMap<NodeId, Progress>,
+    /// A leadership transfer in progress, or [`INVALID_ID`].
+    pub lead_transferee: NodeId,
+}
+
+/// The application's handle on one Raft node.
+pub struct RawNode<S: Storage> {
+    /// The state machine; exposed for tests and tools that inspect it.
+    pub raft: Raft<S>,
+    previous_soft_state: SoftState,
+    previous_hard_state: HardState,
+    outstanding: Option<ReadyRecord>,
+}
+
+impl<S: Storage> RawNode<S> {
+    /// Starts a node over `storage`, which holds its configuration (for a new cluster, storage
+    /// created with the initial voters) and, after a restart, its persisted state.
+    pub fn new(config: &Config, storage: S) -> Result<RawNode<S>, RaftError> {
+        let raft = Raft::new(config, storage)?;
+        let previous_soft_state = raft.soft_state();
+        let previous_hard_state = raft.hard_state();
+        Ok(RawNode {
+            raft,
+            previous_soft_state,
+            previous_hard_state,
+            outstanding: None,
+        })
+    }
+
+    /// Advances the logical clock by one tick (elections and heartbeats count ticks).
+    pub fn tick(&mut self) {
+        self.raft.tick();
+    }
+
+    /// Campaigns to become leader now.
+    pub fn campaign(&mut self) -> Result<(), RaftError> {
+        self.raft
+            .step(Message::new(MessageType::Hup, self.raft.id, self.raft.id))
+    }
+
+    /// Proposes application data to be appended to the log.
+    pub fn propose(&mut self, data: Vec<u8>) -> Result<(), RaftError> {
+        let mut message = Message::new(MessageType::Propose, INVALID_ID, self.raft.id);
+        message.entries = vec![Entry::normal(data)];
+        self.raft.step(message)
+    }
+
+    /// Proposes a configuration change. Only one may be pending at a time.
+    pub fn propose_conf_change(&mut self, change: &ConfChange) -> Result<(), RaftError> {
+        let mut message = Message::new(MessageType::Propose, INVALID_ID, self.raft.id);
+        message.entries = vec![Entry {
+            entry_type: EntryType::ConfChange,
+            data: codec::encode_conf_change(change),
+            ..Entry::default()
+        }];
+        self.raft.step(message)
+    }
+
+    /// Applies a committed configuration change (call it when applying its entry) and returns
+    /// the new configuration, which the application persists with its snapshot.
+    pub fn apply_conf_change(&mut self, change: &ConfChange) -> Result<ConfState, RaftError> {
+        self.raft.apply_conf_change(change)
+    }
+
+    /// Feeds a message received from another node.
+    pub fn step(&mut self, message: Message) -> Result<(), RaftError> {
+        if message.msg_type.is_local() {
+            return Err(RaftError::StepLocalMessage);
+        }
+        let response_from_unknown = matches!(
+            message.msg_type,
+            MessageType::AppendResponse
+                | MessageType::RequestVoteResponse
+                | MessageType::RequestPreVoteResponse
+                | MessageType::HeartbeatResponse
+        ) && !self.raft.tracker.progress.contains_key(&message.from);
+        if response_from_unknown {
+            return Err(RaftError::StepPeerNotFound);
+        }
+        self.raft.step(message)
+    }
+
+    /// Asks the leader to hand leadership to `transferee`.
+    pub fn transfer_leader(&mut self, transferee: NodeId) {
+        let message = Message::new(MessageType::TransferLeader, self.raft.id, transferee);
+        // A transfer request is never refused with an error: it is ignored when it cannot be
+        // honoured, and the caller watches the soft state.
+        let _ = self.raft.step(message);
+    }
+
+    /// Requests a linearizable read; the answer comes as a [`ReadState`] carrying `context`.
+    pub fn read_index(&mut self, context: Vec<u8>) -> Result<(), RaftError> {
+        let mut message = Message::new(MessageType::ReadIndex, INVALID_ID, self.raft.id);
+        message.entries = vec![Entry::normal(context)];
+        self.raft.step(message)
+    }
+
+    /// Reports that `id` could not be reached, so that replication to it goes back to probing.
+    pub fn report_unreachable(&mut self, id: NodeId) {
+        let message = Message::new(MessageType::Unreachable, self.raft.id, id);
+        let _ = self.raft.step(message);
+    }
+
+    /// Reports the outcome of sending a snapshot to `id`.
+    pub fn report_snapshot(&mut self, id: NodeId, finished: bool) {
+        let mut message = Message::new(MessageType::SnapshotStatus, self.raft.id, id);
+        message.reject = !finished;
+        let _ = self.raft.step(message);
+    }
+
+    /// Whether there is anything to do: call [`RawNode::ready`] when true.
+    pub fn has_ready(&self) -> bool {
+        if self.outstanding.is_some() {
+            return false;
+        }
+        let raft = &self.raft;
+        raft.soft_state() != self.previous_soft_state
+            || (!raft.hard_state().is_empty() && raft.hard_state() != self.previous_hard_state)
+            || !raft.messages.is_empty()
+            || !raft.raft_log.unstable_entries().is_empty()
+            || raft.raft_log.has_pending_snapshot()
+            || raft.raft_log.has_next_committed_entries()
+            || !raft.read_states.is_empty()
+    }
+
+    /// Takes the work to do. Panics if the previous `Ready` has not been acknowledged with
+    /// [`RawNode::advance`]: one `Ready` is handled at a time.
+    pub fn ready(&mut self) -> Ready {
+        assert!(
+            self.outstanding.is_none(),
+            "node {}: ready() called before advance() acknowledged the previous Ready",
+            self.raft.id
+        );
+        let raft = &mut self.raft;
+        let soft_state = raft.soft_state();
+        let hard_state = raft.hard_state();
+        let entries = raft.raft_log.unstable_entries().to_vec();
+        let snapshot = raft.raft_log.unstable.snapshot.clone();
+        let committed_entries = raft.raft_log.next_committed_entries();
+        let must_sync = !entries.is_empty()
+            || hard_state.term != self.previous_hard_state.term
+            || hard_state.vote != self.previous_hard_state.vote;
+        let ready = Ready {
+            soft_state: (soft_state != self.previous_soft_state).then_some(soft_state),
+            hard_state: (hard_state != self.previous_hard_state).then_some(hard_state),
+            read_states: std::mem::take(&mut raft.read_states),
+            entries,
+            snapshot,
+            committed_entries,
+            messages: std::mem::take(&mut raft.messages),
+            must_sync,
+        };
+        self.previous_soft_state = soft_state;
+        self.previous_hard_state = hard_state;
+        self.outstanding = Some(ReadyRecord {
+            last_entry: ready.entries.last().map(|entry| (entry.index, entry.term)),
+            snapshot_index: ready
+                .snapshot
+                .as_ref()
+                .map(|snapshot| snapshot.metadata.index),
+            last_committed_index: ready.committed_entries.last().map(|entry| entry.index),
+            committed_payload_bytes: ready
+                .committed_entries
+                .iter()
+                .map(Entry::payload_size_bytes)
+                .sum(),
+        });
+        ready
+    }
+
+    /// Acknowledges that the last [`Ready`] was handled: persisted, sent and applied.
+    pub fn advance(&mut self) {
+        let record = self.outstanding.take().unwrap_or_else(|| {
+            panic!(
+                "node {}: advance() without an outstanding Ready",
+                self.raft.id
+            )
+        });
+        if let Some(index) = record.snapshot_index {
+            self.raft.raft_log.stable_snapshot_to(index);
+            self.raft.applied_to(index);
+        }
+        if let Some((index, term)) = record.last_entry {
+            self.raft.raft_log.stable_to(index, term);
+        }
+        if let Some(index) = record.last_committed_index {
+            self.raft.applied_to(index);
+        }
+        self.raft
+            .reduce_uncommitted_size(record.committed_payload_bytes);
+    }
+
+    /// The node's status.
+    pub fn status(&self) -> Status {
+        let raft = &self.raft;
+        Status {
+            id: raft.id,
+            hard_state: raft.hard_state(),
+            soft_state: raft.soft_state(),
+            applied: raft.raft_log.applied,
+            last_index: raft.raft_log.last_index(),
+            conf_state: raft.tracker.conf_state(),
+            progress: if raft.role == StateRole::Leader {
+                raft.tracker.progress.clone()
+            } else {
+                BTreeMap::new()
+            },
+            lead_transferee: raft.lead_transferee,
+        }
+    }
+
+    /// Campaigns as the target of a leadership transfer would, skipping the pre-vote; for tools.
+    pub fn force_campaign(&mut self) {
+        self.raft.campaign(CampaignType::Transfer);
+    }
+
+    /// The storage, for reading.
+    pub fn storage(&self) -> &S {
+        &self.raft.raft_log.store
+    }
+
+    /// The storage, for the application to write what it persisted.
+    pub fn storage_mut(&mut self) -> &mut S {
+        &mut self.raft.raft_log.store
+    }
+}
