@@ -3,7 +3,7 @@
 //! interleaved ratio table run `cargo run --release` (what `make bench-compare` does).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use raft_rs_compare::{raft_rs_side, Scenario};
+use raft_rs_compare::{ours_side, raft_rs_side, Scenario};
 
 fn side<S: Scenario>(c: &mut Criterion, voters: u64) {
     let mut bench = S::new(voters);
@@ -13,6 +13,7 @@ fn side<S: Scenario>(c: &mut Criterion, voters: u64) {
 
 fn propose_commit(c: &mut Criterion) {
     for voters in [1u64, 3] {
+        side::<ours_side::Bench>(c, voters);
         side::<raft_rs_side::Bench>(c, voters);
     }
 }

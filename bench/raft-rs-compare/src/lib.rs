@@ -7,6 +7,7 @@
 //! remaining messages are delivered ("settle"), as the next heartbeat would. Payload 16 bytes,
 //! storage compacted every 4096 entries.
 
+pub mod ours_side;
 pub mod raft_rs_side;
 
 /// The proposed payload, 16 bytes.

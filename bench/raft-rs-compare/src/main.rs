@@ -7,8 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use raft_rs_compare::raft_rs_side;
-use raft_rs_compare::Scenario;
+use raft_rs_compare::{ours_side, raft_rs_side, Scenario};
 
 struct Options {
     /// Measure raft-rs against itself: the ratio then shows the noise floor of the method.
@@ -164,7 +163,6 @@ fn main() {
     if options.self_check {
         report::<raft_rs_side::Bench, raft_rs_side::Bench>(&options);
     } else {
-        // Our side is wired in once our RawNode lands; until then this is the self-check.
-        report::<raft_rs_side::Bench, raft_rs_side::Bench>(&options);
+        report::<ours_side::Bench, raft_rs_side::Bench>(&options);
     }
 }
