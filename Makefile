@@ -3,7 +3,7 @@ CARGO ?= cargo
 SEEDS ?= 0..300
 JOBS ?= 2
 
-.PHONY: all test lint fmt unit sim sweep bench fuzz doc clean
+.PHONY: all test lint fmt unit sim sweep bench bench-compare fuzz doc clean
 
 all: test
 
@@ -28,6 +28,12 @@ sim:
 bench:
 	$(CARGO) bench -p raft --bench propose
 	$(CARGO) bench -p simulator --bench checker
+
+## bench-compare: propose→commit on our raft against tikv's raft-rs 0.7, interleaved in one run,
+## with the ratio ours / raft-rs. Its crate is outside the workspace (own Cargo.lock).
+## Criterion's view of the same: `cd bench/raft-rs-compare && cargo bench`.
+bench-compare:
+	cd bench/raft-rs-compare && $(CARGO) run --release
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
