@@ -6,6 +6,7 @@
 //!
 //! Logs go to stderr; `RUST_LOG` filters them (default `info`).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -66,6 +67,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
     let cluster = peer_url::parse_cluster(&args.cluster).context("--cluster")?;

@@ -294,6 +294,9 @@ fn ask_node(api_request: ApiRequest, context: &HttpContext) -> Answer {
 
 fn text_response(code: u16, body: String) -> Response<io::Cursor<Vec<u8>>> {
     let response = Response::from_string(body).with_status_code(code);
+    if code == 204 {
+        return response;
+    }
     with_header(response, "Content-Type", "text/plain; charset=utf-8")
 }
 

@@ -143,9 +143,7 @@ impl NodeLoop {
             self.node.process_ready()?;
             self.route_completions();
             self.expire_waiters();
-            self.status
-                .leader
-                .store(self.node.leader_id(), Ordering::Relaxed);
+            self.publish_status();
             self.refresh_peers();
             if self.removed() {
                 return Ok(LoopEnd::Removed);
@@ -362,6 +360,19 @@ impl NodeLoop {
         }
         // The worker may have given up waiting; then nobody needs the answer.
         let _ = waiter.reply.send(answer);
+    }
+
+    fn publish_status(&mut self) {
+        let leader = self.node.leader_id();
+        let previous = self.status.leader.swap(leader, Ordering::Relaxed);
+        if previous != leader {
+            let term = self.node.raw().raft.term;
+            if leader == 0 {
+                tracing::info!(term, "no leader");
+            } else {
+                tracing::info!(leader, term, "leader elected");
+            }
+        }
     }
 
     /// Points the transport at the current members once membership changed.
