@@ -260,6 +260,7 @@ fn handle(mut request: Request, context: &HttpContext) {
 /// rest of it in one allocation when the request is dropped.
 fn read_body(request: &mut Request) -> Result<Vec<u8>, Rejection> {
     let mut body = Vec::new();
+    let announced = request.body_length();
     let reader = request.as_reader();
     let limit = BODY_BYTES_MAX as u64 + 1;
     if let Err(error) = reader.take(limit).read_to_end(&mut body) {
@@ -268,6 +269,10 @@ fn read_body(request: &mut Request) -> Result<Vec<u8>, Rejection> {
     if body.len() > BODY_BYTES_MAX {
         let _ = io::copy(reader, &mut io::sink());
         return Err(bad(format!("the body is over {BODY_BYTES_MAX} bytes")));
+    }
+    // A connection that broke inside the body must not write a truncated value.
+    if announced.is_some_and(|length| body.len() < length) {
+        return Err(bad("the body is shorter than its Content-Length"));
     }
     Ok(body)
 }

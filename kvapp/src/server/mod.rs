@@ -13,7 +13,7 @@
 //! - The **node thread** (the caller of [`run`]) alone owns the [`Node`]. It waits on the inbox
 //!   for at most about a tick, handles what arrived, then calls `poll_timers` and
 //!   `process_ready` (which fsyncs before anything is sent or answered) and routes each
-//!   completion to the worker waiting for it ([`node_loop`]).
+//!   completion to the worker waiting for it (`node_loop.rs`).
 //! - **HTTP workers** parse a request ([`http_api`]), pass it to the node thread with a
 //!   one-shot reply channel and wait for the answer (bounded by the request timeout).
 //! - **Peer threads** ([`tcp_transport`]): one acceptor, a reader per inbound connection, and a

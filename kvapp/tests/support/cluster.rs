@@ -377,6 +377,31 @@ impl Drop for Cluster {
     }
 }
 
+/// Writes `key` through `addresses` in turn, starting at `first`, until one answers 204: the
+/// number of attempts it took, or `None` at the deadline. For client threads, which cannot share
+/// the [`Cluster`].
+pub fn put_through_any(
+    addresses: &[SocketAddr],
+    first: usize,
+    key: &str,
+    value: &str,
+    within: Duration,
+) -> Option<usize> {
+    let deadline = Instant::now() + within;
+    let path = format!("/{key}");
+    let mut attempts = 0;
+    while Instant::now() < deadline {
+        let address = addresses[(first + attempts) % addresses.len()];
+        attempts += 1;
+        let timeout = deadline.saturating_duration_since(Instant::now()) + HTTP_TIMEOUT_SLACK;
+        match http::request(address, "PUT", &path, value.as_bytes(), timeout) {
+            Ok(response) if response.status == 204 => return Some(attempts),
+            Ok(_) | Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    None
+}
+
 /// `count` distinct ports that were free a moment ago (bound together, then released).
 pub fn free_ports(count: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..count)
