@@ -60,6 +60,11 @@ struct Args {
     /// HTTP worker threads (requests served at once).
     #[arg(long, default_value_t = 16, hide = true)]
     http_threads: usize,
+
+    /// Exit when standard input closes, so that nodes started by a test harness never outlive
+    /// it (even when it is killed).
+    #[arg(long, hide = true)]
+    exit_on_stdin_close: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,6 +75,17 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
+    if args.exit_on_stdin_close {
+        std::thread::Builder::new()
+            .name("stdin-watch".to_string())
+            .spawn(|| {
+                let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+                tracing::info!("standard input closed; exiting");
+                // As abrupt as a crash, which the WAL is built for.
+                std::process::exit(0);
+            })
+            .context("starting the stdin watcher")?;
+    }
     let cluster = peer_url::parse_cluster(&args.cluster).context("--cluster")?;
     let http_address = format!("{}:{}", args.http_host, args.port);
     let mut config = ServerConfig::new(args.id, cluster, http_address);

@@ -163,7 +163,9 @@ impl Cluster {
                 "RUST_LOG",
                 std::env::var("KVAPP_TEST_LOG").unwrap_or_else(|_| "info".to_string()),
             )
-            .stdin(Stdio::null())
+            // The node exits when this pipe closes: when the test process ends, however.
+            .arg("--exit-on-stdin-close")
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(log);
         if slot.join {
