@@ -171,10 +171,7 @@ mod tests {
     #[test]
     fn conf_change_round_trips() {
         let change = ConfChange::add_learner(4);
-        assert_eq!(
-            decode_conf_change(&encode_conf_change(&change)),
-            Ok(change)
-        );
+        assert_eq!(decode_conf_change(&encode_conf_change(&change)), Ok(change));
     }
 
     proptest! {

@@ -254,7 +254,9 @@ impl ConfChange {
 /// The kinds of message. "Local" kinds never cross the network: the node generates them for
 /// itself (`Hup`, `Beat`, `Unreachable`, `SnapshotStatus`, `CheckQuorum`) or they come from the
 /// application (`Propose`, `ReadIndex`, `TransferLeader` may also be forwarded).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord,
+)]
 pub enum MessageType {
     /// Local: the election timer fired; start an election (or pre-election).
     #[default]

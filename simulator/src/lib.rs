@@ -1,1 +1,3 @@
 //! Deterministic cluster simulator and linearizability checker.
+
+pub mod checker;

@@ -1,0 +1,42 @@
+//! The sequential specification a history is checked against.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// A sequential object: its states and how each operation moves between them.
+///
+/// A model may split its state into independent partitions (the keys of a map). Operations in
+/// different partitions commute and cannot observe one another, so a history is linearizable
+/// exactly when each partition's sub-history is (P-compositionality, Horn and Kroening 2015;
+/// locality, Herlihy and Wing 1990). `State` is the state of one partition, and every partition
+/// starts in [`Model::initial_state`].
+pub trait Model {
+    /// What a client asks for. Equal inputs must behave identically, which lets the search treat
+    /// operations with equal inputs and unknown outcomes as interchangeable.
+    type Input: Clone + Debug + Eq + Hash;
+    /// What a client is told.
+    type Output: Clone + Debug;
+    /// The state of one partition.
+    type State: Clone + Debug + Eq + Hash;
+
+    fn initial_state(&self) -> Self::State;
+
+    /// The state after `input` when the operation may produce `output` from `state`, or `None`
+    /// when it cannot. An unknown output (`None`) constrains nothing: the step must then succeed
+    /// from every state.
+    fn step(
+        &self,
+        state: &Self::State,
+        input: &Self::Input,
+        output: Option<&Self::Output>,
+    ) -> Option<Self::State>;
+
+    /// The partition `input` touches, or `None` when the model is not partitioned.
+    fn partition(&self, input: &Self::Input) -> Option<String>;
+
+    /// A short human description of an operation, for witnesses and pictures.
+    fn describe_operation(&self, input: &Self::Input, output: Option<&Self::Output>) -> String;
+
+    /// A short human description of a state, for witnesses and pictures.
+    fn describe_state(&self, state: &Self::State) -> String;
+}
