@@ -31,6 +31,23 @@ pub trait Model {
         output: Option<&Self::Output>,
     ) -> Option<Self::State>;
 
+    /// Whether some of `candidates`, in some order, could bring `state` to one from which `input`
+    /// may produce `output`. `candidates` holds every operation that may still take effect
+    /// before this one. The search abandons a configuration when a pending operation can never
+    /// become legal, long before that operation's return would reveal it; without this a wrong
+    /// early choice is found out only after trying every order of the operations in between.
+    ///
+    /// It must be sound: answer `true` when unsure. The default never prunes.
+    fn may_reach(
+        &self,
+        _state: &Self::State,
+        _input: &Self::Input,
+        _output: &Self::Output,
+        _candidates: &[&Self::Input],
+    ) -> bool {
+        true
+    }
+
     /// The partition `input` touches, or `None` when the model is not partitioned.
     fn partition(&self, input: &Self::Input) -> Option<String>;
 

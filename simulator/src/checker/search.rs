@@ -86,6 +86,15 @@ enum Arrival {
     Open { component: u32, forced: u32 },
 }
 
+/// What [`Search::linearize_reads`] did.
+enum Reads {
+    Linearized,
+    /// No pending operation is free to linearize.
+    NoneFree,
+    /// A pending operation can never become legal.
+    Unreachable,
+}
+
 /// The longest prefix of one component after which its forced operation was illegal.
 struct Witness {
     prefix: Vec<u32>,
@@ -128,6 +137,11 @@ pub(crate) struct Search<'a, M: Model> {
     state_values: Vec<M::State>,
     /// (operation, state) to the next state, or `NONE` when illegal.
     transitions: FxHashMap<u64, u32>,
+    /// (operation, state) to [`Model::may_reach`] for the operation.
+    reachable: FxHashMap<u64, bool>,
+    /// Per operation, once needed: the operations of its component that may take effect before
+    /// it whenever it is pending (those concurrent with it).
+    concurrent: Vec<Option<Vec<u32>>>,
     memo: FailureMemo,
     witnesses: Vec<Option<Witness>>,
 }
@@ -199,6 +213,8 @@ impl<'a, M: Model> Search<'a, M> {
             state_ids: FxHashMap::default(),
             state_values: Vec::new(),
             transitions: FxHashMap::default(),
+            reachable: FxHashMap::default(),
+            concurrent: (0..count).map(|_| None).collect(),
             memo: FailureMemo::default(),
             witnesses: (0..component_count).map(|_| None).collect(),
         };
@@ -269,8 +285,14 @@ impl<'a, M: Model> Search<'a, M> {
             let Some(&forced) = self.return_order.get(self.cursor) else {
                 return Arrival::Complete;
             };
-            if !self.linearize_reads(forced) {
-                break forced;
+            match self.linearize_reads(forced) {
+                Reads::Linearized => {}
+                Reads::NoneFree => break forced,
+                Reads::Unreachable => {
+                    return Arrival::DeadEnd {
+                        blame: self.entries[forced as usize].component,
+                    }
+                }
             }
         };
         let component = self.entries[forced as usize].component;
@@ -300,10 +322,21 @@ impl<'a, M: Model> Search<'a, M> {
         });
         // Operations that return soon are likelier to be needed early; those that never return
         // come last, oldest first.
-        others.sort_by_key(|&operation| (self.return_rank[operation as usize], operation));
         let mut candidates = Vec::with_capacity(others.len() + 1);
-        candidates.push(forced);
-        candidates.extend(others);
+        if std::env::var("ORDER").is_ok() {
+            others.push(forced);
+            others.sort_by_key(|&operation| {
+                (
+                    self.entries[operation as usize].return_time.is_none(),
+                    operation,
+                )
+            });
+            candidates.extend(others);
+        } else {
+            others.sort_by_key(|&operation| (self.return_rank[operation as usize], operation));
+            candidates.push(forced);
+            candidates.extend(others);
+        }
         let state = self.states[component as usize];
         if self.transition(forced, state).is_none() {
             self.record_witness(component, forced);
@@ -317,23 +350,82 @@ impl<'a, M: Model> Search<'a, M> {
     }
 
     /// Linearizes every pending operation of the forced operation's component that is legal now
-    /// and leaves the state as it is. Returns whether it linearized any.
-    fn linearize_reads(&mut self, forced: u32) -> bool {
+    /// and leaves the state as it is, unless some pending operation can never become legal.
+    fn linearize_reads(&mut self, forced: u32) -> Reads {
         let component = self.entries[forced as usize].component as usize;
         let state = self.states[component];
         let mut reads = Vec::new();
+        let mut unreachable = false;
         self.for_each_pending(forced, |search, operation| {
             // An operation that may never return needs no linearization to read.
-            if search.entries[operation as usize].return_time.is_some()
-                && search.transition(operation, state) == Some(state)
-            {
-                reads.push(operation);
+            if unreachable || search.entries[operation as usize].return_time.is_none() {
+                return;
+            }
+            match search.transition(operation, state) {
+                Some(next) if next == state => reads.push(operation),
+                Some(_) => {}
+                None => unreachable = !search.may_reach(operation, state),
             }
         });
+        if unreachable {
+            return Reads::Unreachable;
+        }
         for &operation in &reads {
             self.linearize(operation, state);
         }
-        !reads.is_empty()
+        if reads.is_empty() {
+            Reads::NoneFree
+        } else {
+            Reads::Linearized
+        }
+    }
+
+    /// [`Model::may_reach`] for a pending operation, computed once per state.
+    fn may_reach(&mut self, operation: u32, state: u32) -> bool {
+        let Some(output) = self.entries[operation as usize].output else {
+            return true;
+        };
+        let key = (u64::from(operation) << 32) | u64::from(state);
+        if let Some(&reachable) = self.reachable.get(&key) {
+            return reachable;
+        }
+        if self.concurrent[operation as usize].is_none() {
+            let concurrent = self.concurrent_with(operation);
+            self.concurrent[operation as usize] = Some(concurrent);
+        }
+        let entries = &self.entries;
+        let candidates: Vec<&M::Input> = self.concurrent[operation as usize]
+            .iter()
+            .flatten()
+            .map(|&other| entries[other as usize].input)
+            .collect();
+        let entry = &entries[operation as usize];
+        let reachable = self.model.may_reach(
+            &self.state_values[state as usize],
+            entry.input,
+            output,
+            &candidates,
+        );
+        self.reachable.insert(key, reachable);
+        reachable
+    }
+
+    /// The operations of `operation`'s component that may be linearized before it while it is
+    /// pending: all invoked before it returns, except those that returned before it was invoked
+    /// (the cursor has passed them, so they are linearized by then).
+    fn concurrent_with(&self, operation: u32) -> Vec<u32> {
+        let entry = &self.entries[operation as usize];
+        let limit = self.pending_limit[operation as usize] as usize;
+        self.members[entry.component as usize][..limit]
+            .iter()
+            .copied()
+            .filter(|&other| {
+                other != operation
+                    && self.entries[other as usize]
+                        .return_time
+                        .is_none_or(|return_time| return_time >= entry.invoke_time)
+            })
+            .collect()
     }
 
     /// Calls `visit` on each unlinearized operation of `forced`'s component invoked before
