@@ -295,6 +295,6 @@ mod tests {
         let text = "WARN  jepsen.util - 0 :ok :read nil\n";
         assert_eq!(parse(text).unwrap_err().column, 1);
         let text = "INFO  jepsen.util - 0 :invoke :cas [1]\n";
-        assert_eq!(parse(text).unwrap_err().column, 37);
+        assert_eq!(parse(text).unwrap_err().column, 36);
     }
 }

@@ -283,7 +283,7 @@ impl Model for KvModel {
         state: &KvValue,
         input: &KvInput,
         output: &KvOutput,
-        candidates: &[&KvInput],
+        candidates: &mut dyn Iterator<Item = &KvInput>,
     ) -> bool {
         let (KvInput::Get { .. }, KvOutput::Value(expected)) = (input, output) else {
             return true;
@@ -301,13 +301,13 @@ impl Model for KvModel {
             None if self.missing_equals_empty => state.is_empty(),
             None => state.is_missing(),
         };
-        current
-            || candidates.iter().any(|candidate| match candidate {
-                KvInput::Put { value, .. } => reachable_from(Some(value)),
-                KvInput::CompareAndSet { new, .. } => reachable_from(Some(new)),
-                KvInput::Delete { .. } => reachable_from(None),
-                KvInput::Get { .. } | KvInput::Append { .. } => false,
-            })
+        let mut set_values = candidates.filter_map(|candidate| match candidate {
+            KvInput::Put { value, .. } => Some(Some(value.as_str())),
+            KvInput::CompareAndSet { new, .. } => Some(Some(new.as_str())),
+            KvInput::Delete { .. } => Some(None),
+            KvInput::Get { .. } | KvInput::Append { .. } => None,
+        });
+        current || set_values.any(reachable_from)
     }
 
     fn partition(&self, input: &KvInput) -> Option<String> {
@@ -412,11 +412,11 @@ mod tests {
         };
         let succeeded = KvOutput::CompareAndSet { succeeded: true };
         assert_eq!(
-            model.step(&None, &cas, Some(&succeeded)),
-            Some(Some("v".to_string()))
+            model.step(&KvValue::missing(), &cas, Some(&succeeded)),
+            Some(KvValue::from_text("v"))
         );
         assert_eq!(
-            model.step(&Some("w".to_string()), &cas, Some(&succeeded)),
+            model.step(&KvValue::from_text("w"), &cas, Some(&succeeded)),
             None
         );
     }

@@ -43,6 +43,9 @@ pub use model::Model;
 
 use search::{Search, SearchOutcome};
 
+/// Steps each partition's search takes in its turn.
+const PARTITION_TURN_STEPS: u64 = 1000;
+
 /// How much work a check may do before it gives up with [`CheckResult::Unknown`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Budget {
@@ -161,35 +164,55 @@ pub fn check_with<M: Model>(
     partitioning: Partitioning,
 ) -> CheckReport {
     let groups = partition::group_by_partition(history, model);
-    let parts = match partitioning {
+    let mut parts = match partitioning {
         Partitioning::PerPartition => partition::parts_per_partition(history, groups),
         Partitioning::Whole => vec![partition::whole_part(history, groups)],
     };
     let mut steps = 0;
-    let mut orders = Vec::with_capacity(parts.len());
-    for part in parts {
-        let search = Search::new(model, part.entries, part.component_keys.len());
-        match search.run(&budget, &mut steps) {
-            SearchOutcome::Linearizable { order } => orders.push(order),
-            SearchOutcome::Illegal {
-                component,
-                prefix,
-                cannot_follow,
-            } => {
-                let witness = IllegalWitness {
-                    partition: part.component_keys[component as usize].clone(),
+    let mut searches: Vec<Option<Search<'_, M>>> = parts
+        .iter_mut()
+        .map(|part| {
+            let entries = std::mem::take(&mut part.entries);
+            Some(Search::new(model, entries, part.component_keys.len()))
+        })
+        .collect();
+    let mut orders: Vec<Vec<OperationId>> = vec![Vec::new(); parts.len()];
+    let mut unfinished = searches.len();
+    // Partitions take turns, like porcupine's goroutines, so that one easy illegal partition is
+    // found even when another would take ages to settle. The turns are counted in steps, so the
+    // verdict does not depend on the machine.
+    while unfinished > 0 {
+        for (index, slot) in searches.iter_mut().enumerate() {
+            let Some(search) = slot else {
+                continue;
+            };
+            let Some(outcome) = search.run(&budget, &mut steps, PARTITION_TURN_STEPS) else {
+                continue;
+            };
+            *slot = None;
+            unfinished -= 1;
+            match outcome {
+                SearchOutcome::Linearizable { order } => orders[index] = order,
+                SearchOutcome::Illegal {
+                    component,
                     prefix,
                     cannot_follow,
-                };
-                return CheckReport {
-                    result: CheckResult::Illegal { witness },
-                    steps,
-                };
-            }
-            SearchOutcome::Unknown { reason } => {
-                return CheckReport {
-                    result: CheckResult::Unknown { reason },
-                    steps,
+                } => {
+                    let witness = IllegalWitness {
+                        partition: parts[index].component_keys[component as usize].clone(),
+                        prefix,
+                        cannot_follow,
+                    };
+                    return CheckReport {
+                        result: CheckResult::Illegal { witness },
+                        steps,
+                    };
+                }
+                SearchOutcome::Unknown { reason } => {
+                    return CheckReport {
+                        result: CheckResult::Unknown { reason },
+                        steps,
+                    }
                 }
             }
         }

@@ -43,7 +43,7 @@ pub trait Model {
         _state: &Self::State,
         _input: &Self::Input,
         _output: &Self::Output,
-        _candidates: &[&Self::Input],
+        _candidates: &mut dyn Iterator<Item = &Self::Input>,
     ) -> bool {
         true
     }

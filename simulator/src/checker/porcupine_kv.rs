@@ -330,9 +330,9 @@ mod tests {
             ParseError::new(2, 51, "expected a value, found \"12x\"")
         );
         let text = "{:process 0, :type :invoke, :f :get, :key \"0, :value nil}\n";
-        assert_eq!(parse(text).unwrap_err().column, 42);
+        assert_eq!(parse(text).unwrap_err().column, 43);
         let text = "{:process 0, :type :invoke, :f :frob, :key \"0\", :value nil}\n";
-        assert_eq!(parse(text).unwrap_err().column, 31);
+        assert_eq!(parse(text).unwrap_err().column, 32);
         let text = "{:process 0, :type :ok, :f :get, :key \"0\", :value nil}\n";
         assert_eq!(parse(text).unwrap_err().column, 11);
         let text = "{:process 0, :type :invoke, :f :get, :key \"0\", :value nil";

@@ -56,6 +56,9 @@ pub(crate) enum SearchOutcome {
 /// Marks an illegal transition in the transition cache and an absent index elsewhere.
 const NONE: u32 = u32::MAX;
 
+/// How many operations not yet invoked [`Search::future_may_follow`] looks at.
+const FUTURE_OPERATIONS_CHECKED: usize = 3;
+
 /// How often, in steps, the wall-clock deadline is looked at.
 const DEADLINE_CHECK_INTERVAL_STEPS: u64 = 1024;
 
@@ -132,6 +135,12 @@ pub(crate) struct Search<'a, M: Model> {
     /// Invariant: every operation before it in `return_order` is linearized.
     cursor: usize,
     trail: Vec<TrailStep>,
+    /// The choice points from the root to the current configuration.
+    frames: Vec<Frame>,
+    /// The component blamed for the failure of the frame popped last, until a frame takes it.
+    failure: Option<u32>,
+    /// Whether the root configuration has been settled.
+    started: bool,
 
     state_ids: FxHashMap<M::State, u32>,
     state_values: Vec<M::State>,
@@ -210,6 +219,9 @@ impl<'a, M: Model> Search<'a, M> {
             states: Vec::new(),
             cursor: 0,
             trail: Vec::new(),
+            frames: Vec::new(),
+            failure: None,
+            started: false,
             state_ids: FxHashMap::default(),
             state_values: Vec::new(),
             transitions: FxHashMap::default(),
@@ -223,55 +235,68 @@ impl<'a, M: Model> Search<'a, M> {
         search
     }
 
-    /// Runs the search, adding the steps it takes to `steps`.
-    pub(crate) fn run(mut self, budget: &Budget, steps: &mut u64) -> SearchOutcome {
-        let mut frames: Vec<Frame> = Vec::new();
-        match self.arrive(None) {
-            Arrival::Complete => return self.linearizable(),
-            Arrival::DeadEnd { blame } => return self.illegal(blame),
-            Arrival::Open { component, forced } => frames.push(self.frame(component, forced)),
+    /// Runs the search for at most `slice_steps` more steps, adding them to `steps`. Returns
+    /// `None` when the slice ends first; the next call goes on from there.
+    pub(crate) fn run(
+        &mut self,
+        budget: &Budget,
+        steps: &mut u64,
+        slice_steps: u64,
+    ) -> Option<SearchOutcome> {
+        if !self.started {
+            self.started = true;
+            match self.arrive(None) {
+                Arrival::Complete => return Some(self.linearizable()),
+                Arrival::DeadEnd { blame } => return Some(self.illegal(blame)),
+                Arrival::Open { component, forced } => {
+                    let frame = self.frame(component, forced);
+                    self.frames.push(frame);
+                }
+            }
         }
-        // The component blamed for the failure of the frame popped last.
-        let mut failure: Option<u32> = None;
+        let slice_end = steps.saturating_add(slice_steps);
         loop {
-            let Some(frame) = frames.last_mut() else {
-                let blame = failure.expect("the root frame fails with a blame");
-                return self.illegal(blame);
+            let Some(frame) = self.frames.last_mut() else {
+                let blame = self.failure.expect("the root frame fails with a blame");
+                return Some(self.illegal(blame));
             };
             let (component, base) = (frame.component, frame.base);
-            if let Some(blame) = failure {
+            if let Some(blame) = self.failure {
                 if blame != component {
                     // This frame only chooses among operations of its own component, which is not
                     // the one that failed: no other choice here can help.
-                    frames.pop();
+                    self.frames.pop();
                     self.undo_to(base);
                     self.remember_failure(blame);
                     continue;
                 }
-                failure = None;
+                self.failure = None;
             }
             let Some(&candidate) = frame.candidates.get(frame.next) else {
-                frames.pop();
+                self.frames.pop();
                 self.undo_to(base);
                 self.remember_failure(component);
-                failure = Some(component);
+                self.failure = Some(component);
                 continue;
             };
+            if *steps >= slice_end {
+                return None;
+            }
             frame.next += 1;
             self.undo_to(base);
             *steps += 1;
             if let Some(reason) = budget.exceeded(*steps, DEADLINE_CHECK_INTERVAL_STEPS) {
-                return SearchOutcome::Unknown { reason };
+                return Some(SearchOutcome::Unknown { reason });
             }
             if !self.try_linearize(candidate) {
                 continue;
             }
             match self.arrive(Some(component)) {
-                Arrival::Complete => return self.linearizable(),
-                Arrival::DeadEnd { blame } => failure = Some(blame),
+                Arrival::Complete => return Some(self.linearizable()),
+                Arrival::DeadEnd { blame } => self.failure = Some(blame),
                 Arrival::Open { component, forced } => {
                     let frame = self.frame(component, forced);
-                    frames.push(frame);
+                    self.frames.push(frame);
                 }
             }
         }
@@ -373,11 +398,60 @@ impl<'a, M: Model> Search<'a, M> {
         for &operation in &reads {
             self.linearize(operation, state);
         }
-        if reads.is_empty() {
-            Reads::NoneFree
-        } else {
-            Reads::Linearized
+        if !reads.is_empty() {
+            return Reads::Linearized;
         }
+        if !self.future_may_follow(forced) {
+            return Reads::Unreachable;
+        }
+        Reads::NoneFree
+    }
+
+    /// Whether the next few operations of the forced operation's component that are not invoked
+    /// yet may still become legal. They must all take effect after the current state, and only
+    /// the unlinearized operations invoked before each returns can come in between.
+    fn future_may_follow(&mut self, forced: u32) -> bool {
+        let component = self.entries[forced as usize].component as usize;
+        let state = self.states[component];
+        let limit = self.pending_limit[forced as usize] as usize;
+        let mut checked = 0;
+        for position in limit..self.members[component].len() {
+            if checked == FUTURE_OPERATIONS_CHECKED {
+                break;
+            }
+            let operation = self.members[component][position];
+            let entry = &self.entries[operation as usize];
+            let (Some(output), Some(_)) = (entry.output, entry.return_time) else {
+                continue;
+            };
+            checked += 1;
+            if self.transition(operation, state).is_some() {
+                continue;
+            }
+            let entry = &self.entries[operation as usize];
+            let operation_limit = self.pending_limit[operation as usize] as usize;
+            let (entries, linearized, local_index) = (
+                &self.entries,
+                &self.linearized[component],
+                &self.local_index,
+            );
+            let mut candidates = self.members[component][..operation_limit]
+                .iter()
+                .filter(|&&other| {
+                    let local = local_index[other as usize] as usize;
+                    other != operation && linearized[local / 64] & (1 << (local % 64)) == 0
+                })
+                .map(|&other| entries[other as usize].input);
+            if !self.model.may_reach(
+                &self.state_values[state as usize],
+                entry.input,
+                output,
+                &mut candidates,
+            ) {
+                return false;
+            }
+        }
+        true
     }
 
     /// [`Model::may_reach`] for a pending operation, computed once per state.
@@ -394,17 +468,16 @@ impl<'a, M: Model> Search<'a, M> {
             self.concurrent[operation as usize] = Some(concurrent);
         }
         let entries = &self.entries;
-        let candidates: Vec<&M::Input> = self.concurrent[operation as usize]
+        let mut candidates = self.concurrent[operation as usize]
             .iter()
             .flatten()
-            .map(|&other| entries[other as usize].input)
-            .collect();
+            .map(|&other| entries[other as usize].input);
         let entry = &entries[operation as usize];
         let reachable = self.model.may_reach(
             &self.state_values[state as usize],
             entry.input,
             output,
-            &candidates,
+            &mut candidates,
         );
         self.reachable.insert(key, reachable);
         reachable
