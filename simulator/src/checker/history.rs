@@ -31,10 +31,11 @@ pub enum Outcome<O> {
     /// The operation certainly did not take effect (the server refused it before applying it).
     /// The checker drops it.
     Failed,
-    /// The client does not know whether the operation took effect (a timeout, a lost reply).
-    /// Its output is unconstrained. Without a return time it may take effect at any time after its
-    /// invocation, or never; with one it took effect before that time if at all, as porcupine
-    /// treats Jepsen's timed-out reads.
+    /// The client does not know what the operation did (a timeout, a lost reply), and its
+    /// output is unconstrained. Without a return time it may take effect at any time after its
+    /// invocation, or never: this is what a client timeout should record. With a return time it
+    /// took effect before then, output unknown, as porcupine reads Jepsen's timed-out reads (for
+    /// a read, taking effect or not is the same).
     Unknown,
 }
 

@@ -35,6 +35,8 @@ pub mod porcupine_kv;
 pub mod reader;
 pub mod register;
 mod search;
+#[cfg(test)]
+mod tests;
 
 use std::time::Instant;
 

@@ -364,7 +364,7 @@ impl<'a, M: Model> Search<'a, M> {
         }
         let state = self.states[component as usize];
         if self.transition(forced, state).is_none() {
-            self.record_witness(component, forced);
+            self.record_witness(forced, forced);
         }
         Frame {
             component,
@@ -380,19 +380,24 @@ impl<'a, M: Model> Search<'a, M> {
         let component = self.entries[forced as usize].component as usize;
         let state = self.states[component];
         let mut reads = Vec::new();
-        let mut unreachable = false;
+        let mut unreachable = None;
         self.for_each_pending(forced, |search, operation| {
             // An operation that may never return needs no linearization to read.
-            if unreachable || search.entries[operation as usize].return_time.is_none() {
+            if unreachable.is_some() || search.entries[operation as usize].return_time.is_none() {
                 return;
             }
             match search.transition(operation, state) {
                 Some(next) if next == state => reads.push(operation),
                 Some(_) => {}
-                None => unreachable = !search.may_reach(operation, state),
+                None => {
+                    if !search.may_reach(operation, state) {
+                        unreachable = Some(operation);
+                    }
+                }
             }
         });
-        if unreachable {
+        if let Some(operation) = unreachable {
+            self.record_witness(forced, operation);
             return Reads::Unreachable;
         }
         for &operation in &reads {
@@ -401,16 +406,17 @@ impl<'a, M: Model> Search<'a, M> {
         if !reads.is_empty() {
             return Reads::Linearized;
         }
-        if !self.future_may_follow(forced) {
+        if let Some(operation) = self.future_unreachable(forced) {
+            self.record_witness(forced, operation);
             return Reads::Unreachable;
         }
         Reads::NoneFree
     }
 
-    /// Whether the next few operations of the forced operation's component that are not invoked
-    /// yet may still become legal. They must all take effect after the current state, and only
-    /// the unlinearized operations invoked before each returns can come in between.
-    fn future_may_follow(&mut self, forced: u32) -> bool {
+    /// One of the next few operations of the forced operation's component not invoked yet that
+    /// can never become legal, if any. They must all take effect after the current state, and
+    /// only the unlinearized operations invoked before each returns can come in between.
+    fn future_unreachable(&mut self, forced: u32) -> Option<u32> {
         let component = self.entries[forced as usize].component as usize;
         let state = self.states[component];
         let limit = self.pending_limit[forced as usize] as usize;
@@ -448,10 +454,10 @@ impl<'a, M: Model> Search<'a, M> {
                 output,
                 &mut candidates,
             ) {
-                return false;
+                return Some(operation);
             }
         }
-        true
+        None
     }
 
     /// [`Model::may_reach`] for a pending operation, computed once per state.
@@ -637,7 +643,10 @@ impl<'a, M: Model> Search<'a, M> {
         id
     }
 
-    fn record_witness(&mut self, component: u32, forced: u32) {
+    /// Remembers the current prefix of `forced`'s component if it is the longest yet, with
+    /// `blocked`, which cannot follow it, and every other pending operation that cannot either.
+    fn record_witness(&mut self, forced: u32, blocked: u32) {
+        let component = self.entries[forced as usize].component;
         let size = self.linearized_count[component as usize] as usize;
         if let Some(witness) = &self.witnesses[component as usize] {
             if witness.prefix.len() >= size {
@@ -651,9 +660,9 @@ impl<'a, M: Model> Search<'a, M> {
             .filter(|&operation| self.entries[operation as usize].component == component)
             .collect();
         let state = self.states[component as usize];
-        let mut cannot_follow = vec![forced];
+        let mut cannot_follow = vec![blocked];
         self.for_each_pending(forced, |search, operation| {
-            if operation != forced
+            if operation != blocked
                 && search.entries[operation as usize].return_time.is_some()
                 && search.transition(operation, state).is_none()
             {
