@@ -278,6 +278,17 @@ impl Model for KvModel {
         legal.then_some(next)
     }
 
+    fn is_observation(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
+        match (input, output) {
+            (KvInput::Get { .. }, _) => true,
+            (KvInput::CompareAndSet { .. }, Some(KvOutput::CompareAndSet { succeeded })) => {
+                !succeeded
+            }
+            (KvInput::CompareAndSet { .. }, None | Some(KvOutput::Value(_) | KvOutput::Done))
+            | (KvInput::Put { .. } | KvInput::Append { .. } | KvInput::Delete { .. }, _) => false,
+        }
+    }
+
     fn may_reach(
         &self,
         state: &KvValue,

@@ -32,6 +32,8 @@ mod memo;
 pub mod model;
 mod partition;
 pub mod porcupine_kv;
+#[cfg(test)]
+mod property_tests;
 pub mod reader;
 pub mod register;
 mod search;

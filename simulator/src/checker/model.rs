@@ -31,6 +31,13 @@ pub trait Model {
         output: Option<&Self::Output>,
     ) -> Option<Self::State>;
 
+    /// Whether the operation, with this output, leaves the state unchanged whenever it is legal
+    /// (a read, a compare that failed). The search linearizes such an operation as soon as it is
+    /// legal, without trying alternatives, since it can always be moved ahead of operations that
+    /// were not yet linearized. An operation that merely happens to leave the current state
+    /// unchanged (deleting a missing key) is not one. Answering `false` is always safe.
+    fn is_observation(&self, input: &Self::Input, output: Option<&Self::Output>) -> bool;
+
     /// Whether some of `candidates`, in some order, could bring `state` to one from which `input`
     /// may produce `output`. `candidates` holds every operation that may still take effect
     /// before this one. The search abandons a configuration when a pending operation can never

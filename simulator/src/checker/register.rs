@@ -88,6 +88,21 @@ impl Model for RegisterModel {
         }
     }
 
+    fn is_observation(&self, input: &RegisterInput, output: Option<&RegisterOutput>) -> bool {
+        match (input, output) {
+            (RegisterInput::Read, _) => true,
+            (
+                RegisterInput::CompareAndSet { .. },
+                Some(RegisterOutput::CompareAndSet { succeeded }),
+            ) => !succeeded,
+            (
+                RegisterInput::CompareAndSet { .. },
+                None | Some(RegisterOutput::Read(_) | RegisterOutput::Written),
+            )
+            | (RegisterInput::Write(_), _) => false,
+        }
+    }
+
     fn partition(&self, _input: &RegisterInput) -> Option<String> {
         None
     }

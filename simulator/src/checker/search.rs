@@ -7,8 +7,9 @@
 //! - **Just in time.** Operations are linearized only when the earliest pending return forces it:
 //!   the search takes the unlinearized operation that returns first (the *forced* operation) and
 //!   chooses which pending operations of the same component, if any, take effect before it.
-//! - **Reads first.** A pending operation that is legal now and leaves the state unchanged is
-//!   linearized at once without branching: any completion can move it to the front.
+//! - **Reads first.** A pending observation (an operation that never changes the state, such as
+//!   a read) that is legal now is linearized at once without branching: any completion can move
+//!   it to the front.
 //! - **Components.** The model state is a vector of independent components (the keys of a map).
 //!   A choice about one component never rescues another, so a dead end names the component to
 //!   blame, the search jumps straight back to the latest choice about that component
@@ -121,6 +122,8 @@ pub(crate) struct Search<'a, M: Model> {
     /// For an operation that never returns: the previous such operation of its component with an
     /// equal input, or `NONE`.
     previous_twin: Vec<u32>,
+    /// Per operation, [`Model::is_observation`].
+    observation: Vec<bool>,
     /// Random bits per operation, xor-ed into the component hash when it is linearized.
     zobrist: Vec<u64>,
 
@@ -199,6 +202,10 @@ impl<'a, M: Model> Search<'a, M> {
             }
         }
         let zobrist = (0..count as u64).map(split_mix).collect();
+        let observation = entries
+            .iter()
+            .map(|entry| model.is_observation(entry.input, entry.output))
+            .collect();
         let linearized = members
             .iter()
             .map(|component| vec![0; component.len().div_ceil(64)])
@@ -212,6 +219,7 @@ impl<'a, M: Model> Search<'a, M> {
             return_rank,
             pending_limit,
             previous_twin,
+            observation,
             zobrist,
             linearized,
             linearized_count: vec![0; component_count],
@@ -374,8 +382,8 @@ impl<'a, M: Model> Search<'a, M> {
         }
     }
 
-    /// Linearizes every pending operation of the forced operation's component that is legal now
-    /// and leaves the state as it is, unless some pending operation can never become legal.
+    /// Linearizes every pending observation of the forced operation's component that is legal
+    /// now, unless some pending operation can never become legal.
     fn linearize_reads(&mut self, forced: u32) -> Reads {
         let component = self.entries[forced as usize].component as usize;
         let state = self.states[component];
@@ -387,7 +395,7 @@ impl<'a, M: Model> Search<'a, M> {
                 return;
             }
             match search.transition(operation, state) {
-                Some(next) if next == state => reads.push(operation),
+                Some(_) if search.observation[operation as usize] => reads.push(operation),
                 Some(_) => {}
                 None => {
                     if !search.may_reach(operation, state) {

@@ -303,3 +303,45 @@ fn history_rejects_bad_times() {
     );
     assert!(history.is_empty());
 }
+
+#[test]
+fn state_preserving_writes_are_not_taken_for_reads() {
+    // Deleting a missing key changes nothing now, but the delete must still come after the put.
+    let mut history = History::new();
+    let key = || "a".to_string();
+    for operation in [
+        operation(
+            0,
+            0,
+            Some(300),
+            KvInput::Put {
+                key: key(),
+                value: "0".to_string(),
+            },
+            Outcome::Ok(KvOutput::Done),
+        ),
+        operation(
+            1,
+            500,
+            Some(500),
+            KvInput::Get { key: key() },
+            Outcome::Ok(KvOutput::Value(None)),
+        ),
+        operation(
+            2,
+            0,
+            Some(0),
+            KvInput::Delete { key: key() },
+            Outcome::Ok(KvOutput::Done),
+        ),
+    ] {
+        history.push(operation).unwrap();
+    }
+    let result = check(&history, &KvModel::new(), Budget::steps(1000));
+    assert_eq!(
+        result,
+        CheckResult::Linearizable {
+            order: ids(&[0, 2, 1])
+        }
+    );
+}
