@@ -1,3 +1,4 @@
 //! Deterministic cluster simulator and linearizability checker.
 
 pub mod checker;
+pub mod cli;

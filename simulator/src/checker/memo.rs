@@ -72,10 +72,6 @@ impl FailureMemo {
             next,
         });
     }
-
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
-    }
 }
 
 #[cfg(test)]
@@ -93,6 +89,6 @@ mod tests {
         memo.insert(7, 0, 2, &[0b101]);
         assert!(memo.contains(7, 0, 2, &[0b101]));
         assert!(memo.contains(7, 0, 1, &[0b101]));
-        assert_eq!(memo.len(), 2);
+        assert_eq!(memo.entries.len(), 2);
     }
 }

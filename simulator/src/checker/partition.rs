@@ -17,8 +17,8 @@ pub(crate) struct Part<'a, M: Model> {
 /// Groups the operations that took or may have taken effect by partition key, in key order.
 /// Failed operations are dropped: they certainly did not take effect. When any operation has no
 /// key, the model cannot be split and everything is one partition.
-pub(crate) fn group_by_partition<'a, M: Model>(
-    history: &'a History<M::Input, M::Output>,
+pub(crate) fn group_by_partition<M: Model>(
+    history: &History<M::Input, M::Output>,
     model: &M,
 ) -> BTreeMap<Option<String>, Vec<OperationId>> {
     let live: Vec<(OperationId, Option<String>)> = history
