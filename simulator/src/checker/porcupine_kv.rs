@@ -18,13 +18,23 @@ use super::reader::{LineScanner, ParseError};
 /// A key-value history as the checker reads it.
 pub type KvHistory = History<KvInput, KvOutput>;
 
-/// A value of the map syntax, with the column it started at.
+/// A value of the map syntax.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Value {
     Nil,
     Integer(u64),
     Keyword(String),
     Text(String),
+}
+
+/// How a completion line ends its operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Completion {
+    Ok,
+    /// Did not take effect.
+    Fail,
+    /// Unknown outcome.
+    Info,
 }
 
 /// The fields of one line.
@@ -53,7 +63,7 @@ pub fn parse(text: &str) -> Result<KvHistory, ParseError> {
         let time = line_number as u64;
         let mut scanner = LineScanner::new(line_number, line);
         let event = parse_event(&mut scanner)?;
-        match event.event_type.as_str() {
+        let completion = match event.event_type.as_str() {
             "invoke" => {
                 if open.contains_key(&event.process) {
                     return Err(scanner.error_at(
@@ -73,53 +83,55 @@ pub fn parse(text: &str) -> Result<KvHistory, ParseError> {
                     input,
                     outcome: Outcome::Unknown,
                 });
+                continue;
             }
-            "ok" | "fail" | "info" => {
-                let Some(slot) = open.remove(&event.process) else {
-                    return Err(scanner.error_at(
-                        event.process_column,
-                        format!(
-                            "process {} completes an operation it never invoked",
-                            event.process
-                        ),
-                    ));
-                };
-                let operation = &mut operations[slot];
-                if !same_call(&operation.input, &event) {
-                    return Err(scanner.error_at(
-                        event.function_column,
-                        format!(
-                            "completion does not match the open invocation of process {}",
-                            event.process
-                        ),
-                    ));
-                }
-                match event.event_type.as_str() {
-                    "ok" => {
-                        operation.return_time = Some(time);
-                        operation.outcome = Outcome::Ok(match operation.input {
-                            KvInput::Get { .. } => KvOutput::Value(event.value),
-                            KvInput::Put { .. }
-                            | KvInput::Append { .. }
-                            | KvInput::Delete { .. }
-                            | KvInput::CompareAndSet { .. } => KvOutput::Done,
-                        });
-                    }
-                    "fail" => {
-                        operation.return_time = Some(time);
-                        operation.outcome = Outcome::Failed;
-                    }
-                    _info => {
-                        operation.return_time = None;
-                        operation.outcome = Outcome::Unknown;
-                    }
-                }
-            }
+            "ok" => Completion::Ok,
+            "fail" => Completion::Fail,
+            "info" => Completion::Info,
             other => {
                 return Err(scanner.error_at(
                     event.type_column,
                     format!("expected :invoke, :ok, :fail or :info, found :{other}"),
                 ))
+            }
+        };
+        let Some(slot) = open.remove(&event.process) else {
+            return Err(scanner.error_at(
+                event.process_column,
+                format!(
+                    "process {} completes an operation it never invoked",
+                    event.process
+                ),
+            ));
+        };
+        let operation = &mut operations[slot];
+        if !same_call(&operation.input, &event) {
+            return Err(scanner.error_at(
+                event.function_column,
+                format!(
+                    "completion does not match the open invocation of process {}",
+                    event.process
+                ),
+            ));
+        }
+        match completion {
+            Completion::Ok => {
+                operation.return_time = Some(time);
+                operation.outcome = Outcome::Ok(match operation.input {
+                    KvInput::Get { .. } => KvOutput::Value(event.value),
+                    KvInput::Put { .. }
+                    | KvInput::Append { .. }
+                    | KvInput::Delete { .. }
+                    | KvInput::CompareAndSet { .. } => KvOutput::Done,
+                });
+            }
+            Completion::Fail => {
+                operation.return_time = Some(time);
+                operation.outcome = Outcome::Failed;
+            }
+            Completion::Info => {
+                operation.return_time = None;
+                operation.outcome = Outcome::Unknown;
             }
         }
     }
