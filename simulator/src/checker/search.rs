@@ -355,21 +355,10 @@ impl<'a, M: Model> Search<'a, M> {
         });
         // Operations that return soon are likelier to be needed early; those that never return
         // come last, oldest first.
+        others.sort_by_key(|&operation| (self.return_rank[operation as usize], operation));
         let mut candidates = Vec::with_capacity(others.len() + 1);
-        if std::env::var("ORDER").is_ok() {
-            others.push(forced);
-            others.sort_by_key(|&operation| {
-                (
-                    self.entries[operation as usize].return_time.is_none(),
-                    operation,
-                )
-            });
-            candidates.extend(others);
-        } else {
-            others.sort_by_key(|&operation| (self.return_rank[operation as usize], operation));
-            candidates.push(forced);
-            candidates.extend(others);
-        }
+        candidates.push(forced);
+        candidates.extend(others);
         let state = self.states[component as usize];
         if self.transition(forced, state).is_none() {
             self.record_witness(forced, forced);
