@@ -297,4 +297,22 @@ mod tests {
         let text = "INFO  jepsen.util - 0 :invoke :cas [1]\n";
         assert_eq!(parse(text).unwrap_err().column, 36);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn damaged_history_never_panics(position in 0usize..200, replacement in "\\PC{0,3}") {
+            let sample: &str = "INFO  jepsen.util - 0\t:invoke\t:cas\t[1 2]\nINFO  jepsen.util - 0\t:fail\t:cas\t[1 2]\nINFO  jepsen.util - 1\t:invoke\t:read\tnil\n";
+            let mut damaged: String = sample.chars().take(position).collect();
+            damaged.push_str(&replacement);
+            damaged.extend(sample.chars().skip(position + 1));
+            if let Err(error) = parse(&damaged) {
+                proptest::prop_assert!(error.line >= 1 && error.column >= 1);
+            }
+        }
+    }
 }

@@ -350,4 +350,22 @@ mod tests {
         let text = "{:process 0, :type :invoke, :f :get, :key \"0\", :value nil";
         assert_eq!(parse(text).unwrap_err().column, 58);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn damaged_history_never_panics(position in 0usize..200, replacement in "\\PC{0,3}") {
+            let sample: &str = "{:process 0, :type :invoke, :f :append, :key \"0\", :value \"x 0 0 y\"}\n{:process 0, :type :ok, :f :append, :key \"0\", :value \"x 0 0 y\"}\n";
+            let mut damaged: String = sample.chars().take(position).collect();
+            damaged.push_str(&replacement);
+            damaged.extend(sample.chars().skip(position + 1));
+            if let Err(error) = parse(&damaged) {
+                proptest::prop_assert!(error.line >= 1 && error.column >= 1);
+            }
+        }
+    }
 }

@@ -15,10 +15,20 @@
 //!   blame, the search jumps straight back to the latest choice about that component
 //!   (conflict-directed backjumping), and dead ends are remembered per component. Independent
 //!   keys therefore add their search costs instead of multiplying them.
+//! - **Look-ahead.** A configuration is abandoned as soon as some operation that must still take
+//!   effect can never become legal ([`Model::may_reach`]): a pending one, or one of the next few
+//!   not yet invoked. Without this a wrong early choice (an append placed after the put that
+//!   should hide it) is found out only at the next read, after every order of the operations in
+//!   between has been tried.
 //! - **Unknown outcomes.** An operation that may never return is never forced; once every
 //!   returning operation is linearized the rest are taken never to have happened. Among pending
 //!   operations with unknown outcomes and equal inputs only the oldest is tried, since they are
 //!   interchangeable, and one that would not change the state is never tried.
+//! - **Interning.** Model states are interned to small integers and every (operation, state)
+//!   transition is computed once, so the search itself never clones or compares states.
+//!
+//! The search runs in slices of steps ([`Search::run`]) so that the partitions of a history can
+//! take turns.
 
 use rustc_hash::FxHashMap;
 
@@ -57,7 +67,7 @@ pub(crate) enum SearchOutcome {
 /// Marks an illegal transition in the transition cache and an absent index elsewhere.
 const NONE: u32 = u32::MAX;
 
-/// How many operations not yet invoked [`Search::future_may_follow`] looks at.
+/// How many operations not yet invoked [`Search::future_unreachable`] looks at.
 const FUTURE_OPERATIONS_CHECKED: usize = 3;
 
 /// How often, in steps, the wall-clock deadline is looked at.
