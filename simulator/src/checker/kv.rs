@@ -289,6 +289,19 @@ impl Model for KvModel {
         }
     }
 
+    fn is_blind(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
+        match (input, output) {
+            (KvInput::Put { .. } | KvInput::Delete { .. }, None | Some(KvOutput::Done)) => true,
+            (
+                KvInput::Put { .. } | KvInput::Delete { .. },
+                Some(KvOutput::Value(_) | KvOutput::CompareAndSet { .. }),
+            )
+            | (KvInput::Get { .. } | KvInput::Append { .. } | KvInput::CompareAndSet { .. }, _) => {
+                false
+            }
+        }
+    }
+
     fn may_reach(
         &self,
         state: &KvValue,

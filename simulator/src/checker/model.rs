@@ -38,6 +38,15 @@ pub trait Model {
     /// unchanged (deleting a missing key) is not one. Answering `false` is always safe.
     fn is_observation(&self, input: &Self::Input, output: Option<&Self::Output>) -> bool;
 
+    /// Whether the operation, with this output, is legal in every state and leaves a state that
+    /// does not depend on the one before (a put, a write, a delete). A dead end reached through
+    /// such an operation is one whatever the state was before it, which the search remembers so
+    /// that it does not try every order of operations that the write hides. Answering `false` is
+    /// always safe.
+    fn is_blind(&self, _input: &Self::Input, _output: Option<&Self::Output>) -> bool {
+        false
+    }
+
     /// Whether some of `candidates`, in some order, could bring `state` to one from which `input`
     /// may produce `output`. `candidates` holds every operation that may still take effect
     /// before this one. The search abandons a configuration when a pending operation can never

@@ -32,13 +32,14 @@ fn corruptions() -> impl Strategy<Value = Corruption> {
     prop_oneof![1 => Just(None), 3 => any::<(u8, u8)>().prop_map(Some)]
 }
 
-fn plans() -> impl Strategy<Value = Vec<Plan>> {
+/// Up to `operations_max` operations over `key_count` keys, invoked within `time_span`.
+fn plans(operations_max: usize, key_count: u8, time_span: u8) -> impl Strategy<Value = Vec<Plan>> {
     prop::collection::vec(
         (
             any::<u8>(),
-            0u8..2,
+            0u8..key_count,
             0u8..3,
-            0u8..12,
+            0u8..time_span,
             0u8..6,
             0u8..=100,
             0u8..10,
@@ -54,7 +55,7 @@ fn plans() -> impl Strategy<Value = Vec<Plan>> {
                     outcome,
                 },
             ),
-        0..9,
+        0..=operations_max,
     )
 }
 
@@ -296,10 +297,85 @@ fn assert_is_linearization<M: Model>(
     }
 }
 
+/// The same exhaustive search as the brute force, remembering the (operations taken, whole
+/// state) pairs already explored: the same answer, fast enough for histories of a dozen and more
+/// operations, where the checker's pruning has more to get wrong.
+fn is_linearizable_memoized<M: Model>(history: &History<M::Input, M::Output>, model: &M) -> bool {
+    type WholeState<S> = BTreeMap<Option<String>, S>;
+    fn extend<M: Model>(
+        history: &History<M::Input, M::Output>,
+        model: &M,
+        taken: u64,
+        state: &WholeState<M::State>,
+        visited: &mut std::collections::HashSet<(u64, WholeState<M::State>)>,
+    ) -> bool {
+        let operations = history.operations();
+        let live = |index: usize| !matches!(operations[index].outcome, Outcome::Failed);
+        let open = |index: usize| taken & (1 << index) == 0 && live(index);
+        if !(0..operations.len())
+            .any(|index| open(index) && operations[index].return_time.is_some())
+        {
+            return true;
+        }
+        if !visited.insert((taken, state.clone())) {
+            return false;
+        }
+        for candidate in (0..operations.len()).filter(|&index| open(index)) {
+            let invoke_time = operations[candidate].invoke_time;
+            let blocked = (0..operations.len()).any(|other| {
+                open(other)
+                    && operations[other]
+                        .return_time
+                        .is_some_and(|time| time < invoke_time)
+            });
+            if blocked {
+                continue;
+            }
+            let operation = &operations[candidate];
+            let key = model.partition(&operation.input);
+            let current = state
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| model.initial_state());
+            let Some(next) = model.step(&current, &operation.input, operation.output()) else {
+                continue;
+            };
+            let mut next_state = state.clone();
+            next_state.insert(key, next);
+            if extend(
+                history,
+                model,
+                taken | (1 << candidate),
+                &next_state,
+                visited,
+            ) {
+                return true;
+            }
+        }
+        false
+    }
+    assert!(
+        history.len() <= 64,
+        "the memoized reference takes at most 64 operations"
+    );
+    extend(
+        history,
+        model,
+        0,
+        &BTreeMap::new(),
+        &mut std::collections::HashSet::new(),
+    )
+}
+
 /// The checker agrees with the brute force under both partitionings, and its orders are
 /// linearizations.
 fn assert_agrees<M: Model>(history: &History<M::Input, M::Output>, model: &M) {
-    let expected = brute_force::is_linearizable(history, model);
+    assert_agrees_with(history, model, brute_force::is_linearizable(history, model));
+}
+
+/// The checker gives the verdict `expected` under both partitionings, and its orders are
+/// linearizations.
+fn assert_agrees_with<M: Model>(history: &History<M::Input, M::Output>, model: &M, expected: bool) {
     for partitioning in [Partitioning::PerPartition, Partitioning::Whole] {
         let report = check_with(history, model, Budget::steps(1_000_000), partitioning);
         match &report.result {
@@ -331,7 +407,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
-    fn kv_checker_agrees_with_brute_force(plans in plans(), corruption in corruptions()) {
+    fn kv_checker_agrees_with_brute_force(plans in plans(8, 2, 12), corruption in corruptions()) {
         let model = KvModel::new();
         let history = execute(&plans, kv_input, KvValue::missing(), |plan| plan.key, |state, input| kv_apply(&model, state, input));
         if corruption.is_none() {
@@ -341,11 +417,32 @@ proptest! {
     }
 
     #[test]
-    fn register_checker_agrees_with_brute_force(plans in plans(), corruption in corruptions()) {
+    fn register_checker_agrees_with_brute_force(plans in plans(8, 1, 12), corruption in corruptions()) {
         let history = execute(&plans, register_input, None, |_| 0, register_apply);
         if corruption.is_none() {
             prop_assert!(brute_force::is_linearizable(&history, &RegisterModel));
         }
         assert_agrees(&corrupt(&history, corruption, register_other_output), &RegisterModel);
+    }
+
+    #[test]
+    fn kv_checker_agrees_with_exhaustive_search_on_larger_histories(
+        plans in plans(16, 2, 16),
+        corruption in corruptions(),
+    ) {
+        let model = KvModel::new();
+        let history = execute(&plans, kv_input, KvValue::missing(), |plan| plan.key, |state, input| kv_apply(&model, state, input));
+        let history = corrupt(&history, corruption, kv_other_output);
+        assert_agrees_with(&history, &model, is_linearizable_memoized(&history, &model));
+    }
+
+    #[test]
+    fn register_checker_agrees_with_exhaustive_search_on_larger_histories(
+        plans in plans(16, 1, 16),
+        corruption in corruptions(),
+    ) {
+        let history = execute(&plans, register_input, None, |_| 0, register_apply);
+        let history = corrupt(&history, corruption, register_other_output);
+        assert_agrees_with(&history, &RegisterModel, is_linearizable_memoized(&history, &RegisterModel));
     }
 }

@@ -103,6 +103,17 @@ impl Model for RegisterModel {
         }
     }
 
+    fn is_blind(&self, input: &RegisterInput, output: Option<&RegisterOutput>) -> bool {
+        match (input, output) {
+            (RegisterInput::Write(_), None | Some(RegisterOutput::Written)) => true,
+            (
+                RegisterInput::Write(_),
+                Some(RegisterOutput::Read(_) | RegisterOutput::CompareAndSet { .. }),
+            )
+            | (RegisterInput::Read | RegisterInput::CompareAndSet { .. }, _) => false,
+        }
+    }
+
     fn partition(&self, _input: &RegisterInput) -> Option<String> {
         None
     }

@@ -15,6 +15,10 @@
 //!   blame, the search jumps straight back to the latest choice about that component
 //!   (conflict-directed backjumping), and dead ends are remembered per component. Independent
 //!   keys therefore add their search costs instead of multiplying them.
+//! - **Blind writes.** A dead end reached only through choices that would fail from any state
+//!   of the component, or that set the state whatever it was ([`Model::is_blind`], a put), is
+//!   remembered for every state. Appends overwritten by a put are then tried as sets, not in
+//!   every order.
 //! - **Look-ahead.** A configuration is abandoned as soon as some operation that must still take
 //!   effect can never become legal ([`Model::may_reach`]): a pending one, or one of the next few
 //!   not yet invoked. Without this a wrong early choice (an append placed after the put that
@@ -89,15 +93,37 @@ struct Frame {
     candidates: Vec<u32>,
     /// Invariant: `next <= candidates.len()`.
     next: usize,
+    /// Whether every candidate tried so far failed whatever the component's state was, not just
+    /// in the current one.
+    state_independent: bool,
+    /// Whether the candidate tried last sets the state whatever it was ([`Model::is_blind`]).
+    last_candidate_blind: bool,
+    /// Whether settling this configuration linearized observations, whose legality depended on
+    /// the state before them.
+    settled_with_reads: bool,
+}
+
+/// Why the frame popped last failed.
+#[derive(Clone, Copy, Debug)]
+struct Failure {
+    /// The component whose sub-configuration cannot be completed.
+    blame: u32,
+    /// Whether it cannot be completed from any state of that component, with the same
+    /// operations linearized.
+    state_independent: bool,
 }
 
 enum Arrival {
     /// Every operation that returned is linearized.
     Complete,
-    /// A component of this configuration is a known dead end.
-    DeadEnd { blame: u32 },
+    /// A component of this configuration is a dead end.
+    DeadEnd(Failure),
     /// The forced operation `forced`, of `component`, must be linearized next.
-    Open { component: u32, forced: u32 },
+    Open {
+        component: u32,
+        forced: u32,
+        settled_with_reads: bool,
+    },
 }
 
 /// What [`Search::linearize_reads`] did.
@@ -134,6 +160,8 @@ pub(crate) struct Search<'a, M: Model> {
     previous_twin: Vec<u32>,
     /// Per operation, [`Model::is_observation`].
     observation: Vec<bool>,
+    /// Per operation, [`Model::is_blind`].
+    blind: Vec<bool>,
     /// Random bits per operation, xor-ed into the component hash when it is linearized.
     zobrist: Vec<u64>,
 
@@ -150,8 +178,8 @@ pub(crate) struct Search<'a, M: Model> {
     trail: Vec<TrailStep>,
     /// The choice points from the root to the current configuration.
     frames: Vec<Frame>,
-    /// The component blamed for the failure of the frame popped last, until a frame takes it.
-    failure: Option<u32>,
+    /// The failure of the frame popped last, until a frame takes it.
+    failure: Option<Failure>,
     /// Whether the root configuration has been settled.
     started: bool,
 
@@ -216,6 +244,10 @@ impl<'a, M: Model> Search<'a, M> {
             .iter()
             .map(|entry| model.is_observation(entry.input, entry.output))
             .collect();
+        let blind = entries
+            .iter()
+            .map(|entry| model.is_blind(entry.input, entry.output))
+            .collect();
         let linearized = members
             .iter()
             .map(|component| vec![0; component.len().div_ceil(64)])
@@ -230,6 +262,7 @@ impl<'a, M: Model> Search<'a, M> {
             pending_limit,
             previous_twin,
             observation,
+            blind,
             zobrist,
             linearized,
             linearized_count: vec![0; component_count],
@@ -265,9 +298,13 @@ impl<'a, M: Model> Search<'a, M> {
             self.started = true;
             match self.arrive(None) {
                 Arrival::Complete => return Some(self.linearizable()),
-                Arrival::DeadEnd { blame } => return Some(self.illegal(blame)),
-                Arrival::Open { component, forced } => {
-                    let frame = self.frame(component, forced);
+                Arrival::DeadEnd(failure) => return Some(self.illegal(failure.blame)),
+                Arrival::Open {
+                    component,
+                    forced,
+                    settled_with_reads,
+                } => {
+                    let frame = self.frame(component, forced, settled_with_reads);
                     self.frames.push(frame);
                 }
             }
@@ -275,45 +312,66 @@ impl<'a, M: Model> Search<'a, M> {
         let slice_end = steps.saturating_add(slice_steps);
         loop {
             let Some(frame) = self.frames.last_mut() else {
-                let blame = self.failure.expect("the root frame fails with a blame");
-                return Some(self.illegal(blame));
+                let failure = self.failure.expect("the root frame fails with a blame");
+                return Some(self.illegal(failure.blame));
             };
             let (component, base) = (frame.component, frame.base);
-            if let Some(blame) = self.failure {
-                if blame != component {
+            if let Some(failure) = self.failure {
+                if failure.blame != component {
                     // This frame only chooses among operations of its own component, which is not
-                    // the one that failed: no other choice here can help.
+                    // the one that failed: no other choice here can help. Whether the failure
+                    // holds in every state of its component is not known at this configuration,
+                    // which may lack observations linearized since.
                     self.frames.pop();
                     self.undo_to(base);
-                    self.remember_failure(blame);
+                    self.remember_failure(failure.blame, false);
+                    self.failure = Some(Failure {
+                        blame: failure.blame,
+                        state_independent: false,
+                    });
                     continue;
                 }
+                frame.state_independent &= frame.last_candidate_blind || failure.state_independent;
                 self.failure = None;
             }
             let Some(&candidate) = frame.candidates.get(frame.next) else {
+                let state_independent = frame.state_independent;
+                let settled_with_reads = frame.settled_with_reads;
                 self.frames.pop();
                 self.undo_to(base);
-                self.remember_failure(component);
-                self.failure = Some(component);
+                self.remember_failure(component, state_independent);
+                self.failure = Some(Failure {
+                    blame: component,
+                    state_independent: state_independent && !settled_with_reads,
+                });
                 continue;
             };
             if *steps >= slice_end {
                 return None;
             }
             frame.next += 1;
+            frame.last_candidate_blind = self.blind[candidate as usize];
             self.undo_to(base);
             *steps += 1;
             if let Some(reason) = budget.exceeded(*steps, DEADLINE_CHECK_INTERVAL_STEPS) {
                 return Some(SearchOutcome::Unknown { reason });
             }
             if !self.try_linearize(candidate) {
+                // In another state the candidate might be legal, or worth trying.
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.state_independent = false;
+                }
                 continue;
             }
             match self.arrive(Some(component)) {
                 Arrival::Complete => return Some(self.linearizable()),
-                Arrival::DeadEnd { blame } => self.failure = Some(blame),
-                Arrival::Open { component, forced } => {
-                    let frame = self.frame(component, forced);
+                Arrival::DeadEnd(failure) => self.failure = Some(failure),
+                Arrival::Open {
+                    component,
+                    forced,
+                    settled_with_reads,
+                } => {
+                    let frame = self.frame(component, forced, settled_with_reads);
                     self.frames.push(frame);
                 }
             }
@@ -323,35 +381,47 @@ impl<'a, M: Model> Search<'a, M> {
     /// Settles a new configuration: moves the cursor, linearizes reads that are free to go, and
     /// consults the memory of dead ends for the components that changed.
     fn arrive(&mut self, changed: Option<u32>) -> Arrival {
+        let mut settled_with_reads = false;
         let forced = loop {
             self.advance_cursor();
             let Some(&forced) = self.return_order.get(self.cursor) else {
                 return Arrival::Complete;
             };
             match self.linearize_reads(forced) {
-                Reads::Linearized => {}
+                Reads::Linearized => settled_with_reads = true,
                 Reads::NoneFree => break forced,
                 Reads::Unreachable => {
-                    return Arrival::DeadEnd {
+                    return Arrival::DeadEnd(Failure {
                         blame: self.entries[forced as usize].component,
-                    }
+                        state_independent: false,
+                    })
                 }
             }
         };
         let component = self.entries[forced as usize].component;
-        if self.is_known_failure(component) {
-            return Arrival::DeadEnd { blame: component };
-        }
+        let mut consulted = vec![component];
         if let Some(changed) = changed {
-            if changed != component && self.is_known_failure(changed) {
-                return Arrival::DeadEnd { blame: changed };
+            if changed != component {
+                consulted.push(changed);
             }
         }
-        Arrival::Open { component, forced }
+        for blame in consulted {
+            if let Some(state_independent) = self.known_failure(blame) {
+                return Arrival::DeadEnd(Failure {
+                    blame,
+                    state_independent: state_independent && !settled_with_reads,
+                });
+            }
+        }
+        Arrival::Open {
+            component,
+            forced,
+            settled_with_reads,
+        }
     }
 
     /// The choice point at the current configuration.
-    fn frame(&mut self, component: u32, forced: u32) -> Frame {
+    fn frame(&mut self, component: u32, forced: u32, settled_with_reads: bool) -> Frame {
         let mut others = Vec::new();
         self.for_each_pending(forced, |search, operation| {
             if operation == forced {
@@ -378,6 +448,9 @@ impl<'a, M: Model> Search<'a, M> {
             base: self.trail.len(),
             candidates,
             next: 0,
+            state_independent: true,
+            last_candidate_blind: false,
+            settled_with_reads,
         }
     }
 
@@ -597,27 +670,48 @@ impl<'a, M: Model> Search<'a, M> {
         self.linearized[component][local / 64] & (1 << (local % 64)) != 0
     }
 
-    fn component_hash(&self, component: u32) -> u64 {
-        let state = self.states[component as usize];
+    /// The hash of a component's sub-configuration; `state` is `NONE` for "any state".
+    fn component_hash(&self, component: u32, state: u32) -> u64 {
         self.linearized_hash[component as usize]
             ^ split_mix((u64::from(component) << 32) | u64::from(state))
     }
 
-    fn is_known_failure(&self, component: u32) -> bool {
+    /// Whether the component's current sub-configuration is a known dead end, and if so whether
+    /// it is one whatever the component's state.
+    fn known_failure(&self, component: u32) -> Option<bool> {
         let index = component as usize;
-        self.memo.contains(
-            self.component_hash(component),
+        let linearized = &self.linearized[index];
+        let state = self.states[index];
+        if self.memo.contains(
+            self.component_hash(component, NONE),
             component,
-            self.states[index],
-            &self.linearized[index],
-        )
+            NONE,
+            linearized,
+        ) {
+            return Some(true);
+        }
+        self.memo
+            .contains(
+                self.component_hash(component, state),
+                component,
+                state,
+                linearized,
+            )
+            .then_some(false)
     }
 
-    fn remember_failure(&mut self, component: u32) {
+    /// Remembers that the component's current sub-configuration cannot be completed: in its
+    /// current state, or in any state when `state_independent`.
+    fn remember_failure(&mut self, component: u32, state_independent: bool) {
         let index = component as usize;
-        let hash = self.component_hash(component);
+        let state = if state_independent {
+            NONE
+        } else {
+            self.states[index]
+        };
+        let hash = self.component_hash(component, state);
         self.memo
-            .insert(hash, component, self.states[index], &self.linearized[index]);
+            .insert(hash, component, state, &self.linearized[index]);
     }
 
     /// The state after `operation` from `state`, computed once per pair.
