@@ -399,13 +399,8 @@ impl<'a, M: Model> Search<'a, M> {
             }
         };
         let component = self.entries[forced as usize].component;
-        let mut consulted = vec![component];
-        if let Some(changed) = changed {
-            if changed != component {
-                consulted.push(changed);
-            }
-        }
-        for blame in consulted {
+        let changed = changed.filter(|&changed| changed != component);
+        for blame in std::iter::once(component).chain(changed) {
             if let Some(state_independent) = self.known_failure(blame) {
                 return Arrival::DeadEnd(Failure {
                     blame,
@@ -521,7 +516,15 @@ impl<'a, M: Model> Search<'a, M> {
                 &self.linearized[component],
                 &self.local_index,
             );
-            let mut candidates = self.members[component][..operation_limit]
+            // Every operation before the first unlinearized one is linearized.
+            let first_unlinearized = linearized
+                .iter()
+                .position(|&word| word != u64::MAX)
+                .map_or(linearized.len() * 64, |word| {
+                    word * 64 + linearized[word].trailing_ones() as usize
+                });
+            let mut candidates = self.members[component]
+                [first_unlinearized.min(operation_limit)..operation_limit]
                 .iter()
                 .filter(|&&other| {
                     let local = local_index[other as usize] as usize;
