@@ -60,12 +60,14 @@ pub fn render<M: Model>(
     let mut ordered: Vec<(&Option<String>, &Vec<OperationId>)> = partitions.iter().collect();
     ordered.sort_by_key(|(key, _)| Some(*key) != failing.as_ref());
     for (key, members) in ordered {
-        let roles = roles(result, key, members);
-        let open = failing.is_none() || Some(key) == failing.as_ref() || partitions.len() == 1;
-        let axis = TimeAxis::new(history, members);
-        page.push_str(&partition_section(
-            history, model, &axis, key, members, &roles, result, open,
-        ));
+        let partition = Partition {
+            key,
+            members,
+            roles: roles(result, key, members),
+            axis: TimeAxis::new(history, members),
+            open: failing.is_none() || Some(key) == failing.as_ref() || partitions.len() == 1,
+        };
+        page.push_str(&partition_section(history, model, &partition, result));
     }
     page.push_str(SCRIPT);
     page.push_str("</body>\n</html>\n");
@@ -171,17 +173,29 @@ impl TimeAxis {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the page shows of one partition.
+struct Partition<'a> {
+    key: &'a Option<String>,
+    members: &'a [OperationId],
+    roles: BTreeMap<OperationId, Role>,
+    axis: TimeAxis,
+    /// Whether the section starts unfolded.
+    open: bool,
+}
+
 fn partition_section<M: Model>(
     history: &History<M::Input, M::Output>,
     model: &M,
-    axis: &TimeAxis,
-    key: &Option<String>,
-    members: &[OperationId],
-    roles: &BTreeMap<OperationId, Role>,
+    partition: &Partition<'_>,
     result: &CheckResult,
-    open: bool,
 ) -> String {
+    let Partition {
+        key,
+        members,
+        roles,
+        axis,
+        open,
+    } = partition;
     let name = match key {
         Some(key) => format!("partition {}", escape(key)),
         None => "history".to_string(),
@@ -190,7 +204,7 @@ fn partition_section<M: Model>(
     let _ = writeln!(
         section,
         "<details{}><summary>{name} ({} operations)</summary>",
-        if open { " open" } else { "" },
+        if *open { " open" } else { "" },
         members.len()
     );
     section.push_str(&timeline(history, model, axis, members, roles));
@@ -199,7 +213,7 @@ fn partition_section<M: Model>(
             section.push_str("<h3>Linearization</h3>\n");
             section.push_str(&order_table(history, model, roles, None));
         }
-        CheckResult::Illegal { witness } if &witness.partition == key => {
+        CheckResult::Illegal { witness } if &witness.partition == *key => {
             section.push_str("<h3>Longest linearizable prefix, and what cannot follow it</h3>\n");
             section.push_str(&order_table(history, model, roles, Some(witness)));
         }
