@@ -129,7 +129,7 @@ enum Arrival {
 /// What [`Search::linearize_reads`] did.
 enum Reads {
     Linearized,
-    /// No pending operation is free to linearize.
+    /// No pending observation is legal now.
     NoneFree,
     /// A pending operation can never become legal.
     Unreachable,
