@@ -1,1 +1,4 @@
 //! Deterministic cluster simulator and linearizability checker.
+
+pub mod checker;
+pub mod cli;
