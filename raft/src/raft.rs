@@ -1220,18 +1220,13 @@ impl<S: Storage> Raft<S> {
             self.become_follower(self.term + 1, INVALID_ID);
             return false;
         }
+        // The snapshot's configuration may not contain this node: a leader only sends to nodes
+        // of its own configuration, but its newest snapshot may predate the change that added
+        // this one. Installing it is safe (it holds only committed state, and a node outside
+        // its configuration does not campaign), and the entries after it add this node. etcd
+        // refuses such snapshots, and the joining node then stays behind, the leader sending
+        // it the same snapshot again and again, until a newer snapshot is taken.
         let conf_state = &snapshot.metadata.conf_state;
-        let member = conf_state
-            .voters
-            .iter()
-            .chain(&conf_state.learners)
-            .chain(&conf_state.voters_outgoing)
-            .any(|&id| id == self.id);
-        if !member {
-            // A snapshot from a configuration that does not contain us: ignore it rather than
-            // become a node that is not part of its own cluster.
-            return false;
-        }
         if self.raft_log.match_term(index, term) {
             // We have the entries already; just learn that they are committed.
             self.raft_log.commit_to(index);
