@@ -161,6 +161,8 @@ pub struct Cluster {
     pub report_unreachable: bool,
     /// Counters of what happened.
     pub stats: Stats,
+    /// The configuration the cluster was bootstrapped with (in storage, not in the log).
+    pub bootstrap_conf_state: ConfState,
 }
 
 pub fn config(id: NodeId) -> Config {
@@ -200,6 +202,7 @@ impl Cluster {
             read_states: BTreeMap::new(),
             report_unreachable: false,
             stats: Stats::default(),
+            bootstrap_conf_state: conf_state.clone(),
         };
         for &id in ids {
             let storage = MemStorage::new_with_conf_state(conf_state.clone());
@@ -220,9 +223,19 @@ impl Cluster {
     }
 
     /// Adds a node that joins with empty storage and an empty configuration: it does nothing
-    /// until the leader adds it and sends it a snapshot (or the log).
+    /// until the leader adds it and sends it a snapshot. The cluster's bootstrap configuration
+    /// is in storage, not in the log, so such a node must be caught up by a snapshot (the
+    /// leader's log compacted); replaying the log from index 1 it would never learn the initial
+    /// voters. Use [`Cluster::add_joining_node`] when the log may not be compacted.
     pub fn add_empty_node(&mut self, id: NodeId, configure: impl Fn(&mut Config)) {
         self.add_node(id, MemStorage::new(), configure);
+    }
+
+    /// Adds a node that joins from the cluster's bootstrap configuration, which does not
+    /// contain it (so it does not campaign): it can be caught up by the log or by a snapshot.
+    pub fn add_joining_node(&mut self, id: NodeId, configure: impl Fn(&mut Config)) {
+        let storage = MemStorage::new_with_conf_state(self.bootstrap_conf_state.clone());
+        self.add_node(id, storage, configure);
     }
 
     /// Stops `id`: it neither receives nor ticks until restarted.
