@@ -831,17 +831,26 @@ impl<S: Storage> Raft<S> {
             return Err(RaftError::ProposalDropped);
         }
         let last_index = self.raft_log.last_index();
+        let mut conf_change_index = None;
         for (offset, entry) in message.entries.iter().enumerate() {
             if entry.entry_type != EntryType::ConfChange {
                 continue;
             }
-            if self.validate_conf_change_proposal(&entry.data).is_err() {
+            // A second change in the same proposal would be pending behind the first.
+            if conf_change_index.is_some()
+                || self.validate_conf_change_proposal(&entry.data).is_err()
+            {
                 return Err(RaftError::ProposalDropped);
             }
-            self.pending_conf_index = last_index + offset as u64 + 1;
+            conf_change_index = Some(last_index + offset as u64 + 1);
         }
         if !self.append_entry(&mut message.entries) {
             return Err(RaftError::ProposalDropped);
+        }
+        // Only an appended change is pending: had a dropped one been recorded, every later
+        // change would be refused until another entry happened to reach its index.
+        if let Some(index) = conf_change_index {
+            self.pending_conf_index = index;
         }
         self.broadcast_append();
         Ok(())

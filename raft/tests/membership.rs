@@ -259,6 +259,31 @@ fn only_one_conf_change_may_be_pending() {
 }
 
 #[test]
+fn a_conf_change_dropped_for_size_leaves_no_change_pending() {
+    // The uncommitted-size limit drops the change after it passed validation. Nothing was
+    // appended, so nothing may stay pending: otherwise every later change would be refused
+    // until some other entry happened to reach the index the dropped one would have had.
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| {
+        config.max_uncommitted_entries_size = 25
+    });
+    cluster.add_joining_node(4, |config| config.max_uncommitted_entries_size = 25);
+    cluster.campaign(1);
+    cluster.isolate(1);
+    cluster.propose(1, &[7u8; 20]).unwrap();
+    assert_eq!(
+        cluster.propose_conf_change(1, &ConfChange::add_learner(4)),
+        Err(RaftError::ProposalDropped)
+    );
+    cluster.heal();
+    cluster.tick_all();
+    assert!(caught_up(&cluster, 1));
+    cluster
+        .propose_conf_change(1, &ConfChange::add_learner(4))
+        .unwrap();
+    assert_eq!(cluster.conf_state(1), conf(&[1, 2, 3], &[4]));
+}
+
+#[test]
 fn while_joint_only_leaving_is_accepted() {
     let mut cluster = Cluster::new(&[1, 2, 3], |_| {});
     cluster.add_joining_node(4, |_| {});
