@@ -1307,11 +1307,13 @@ impl<S: Storage> Raft<S> {
     /// leaves automatically proposes the leave once the joint configuration is applied, also
     /// when it became leader after the joint configuration was entered (etcd #12136).
     pub fn applied_to(&mut self, index: Index) {
-        let old_applied = self.raft_log.applied;
-        let new_applied = index.max(old_applied);
+        let new_applied = index.max(self.raft_log.applied);
         self.raft_log.applied_to(new_applied);
+        // Checked on every apply rather than only when `applied` first reaches the pending
+        // index: the proposal is refused while a leadership transfer is in progress, and must
+        // be made again once the transfer is abandoned (as etcd does), or the configuration
+        // would stay joint. A proposal that is accepted moves the pending index past `applied`.
         if self.tracker.config.auto_leave
-            && old_applied <= self.pending_conf_index
             && new_applied >= self.pending_conf_index
             && self.role == StateRole::Leader
         {
@@ -1321,8 +1323,8 @@ impl<S: Storage> Raft<S> {
                 data: codec::encode_conf_change(&ConfChange::leave_joint()),
                 ..Entry::default()
             }];
-            // A refusal (for example during a leadership transfer) is retried on a later apply
-            // only if another configuration entry is applied; the next leader retries too.
+            // A refusal (during a leadership transfer, or at the uncommitted-size limit) is
+            // retried on the next apply; a new leader retries too (etcd #12136).
             let _ = self.step(proposal);
         }
     }

@@ -480,6 +480,41 @@ fn auto_leave_happens_after_a_leader_change_etcd_12136() {
     }
 }
 
+#[test]
+fn a_refused_auto_leave_is_proposed_again_on_a_later_apply() {
+    // The automatic leave is refused while a leadership transfer is in progress. Once the
+    // transfer is abandoned, the next applied entry must bring the proposal back, or the
+    // cluster would stay joint (etcd proposes it again on every apply for this reason).
+    let mut cluster = Cluster::new(&[1, 2, 3], |_| {});
+    cluster.add_joining_node(4, |_| {});
+    cluster.campaign(1);
+    cluster.isolate(3);
+    let joint = change(ConfChangeTransition::JointImplicit, &[(AddLearnerNode, 4)]);
+    cluster.node_mut(1).propose_conf_change(&joint).unwrap();
+    cluster
+        .node_mut(1)
+        .propose(b"right after".to_vec())
+        .unwrap();
+    cluster.process_ready(1);
+    // Transfer to the unreachable node 3 before the joint entry is applied; both entries are
+    // applied while the transfer is in progress.
+    cluster.node_mut(1).transfer_leader(3);
+    assert_eq!(cluster.node(1).raft.lead_transferee, 3);
+    cluster.deliver_all();
+    assert!(cluster.conf_state(1).is_joint());
+    assert!(cluster.conf_state(1).auto_leave);
+    // The transfer times out after an election timeout.
+    cluster.tick_node(1, cluster.node(1).raft.election_timeout());
+    assert_eq!(cluster.node(1).raft.lead_transferee, 0);
+    assert_eq!(cluster.role(1), StateRole::Leader);
+    cluster.propose(1, b"next entry").unwrap();
+    assert!(
+        !cluster.conf_state(1).is_joint(),
+        "left after the next apply"
+    );
+    assert_eq!(cluster.conf_state(2), conf(&[1, 2, 3], &[4]));
+}
+
 // ----- Unapplied configuration changes (etcd #12133) ----------------------------------------
 
 #[test]
