@@ -1336,7 +1336,10 @@ impl<S: Storage> Raft<S> {
     }
 
     fn leader_read_index(&mut self, message: Message) -> Result<(), RaftError> {
-        if self.tracker.is_singleton() {
+        // A leader that is the only voter decides alone. A leader removed from the
+        // configuration (without step_down_on_removal) may find one voter left that is not
+        // itself: that voter may already lead a later term, so its acknowledgement is needed.
+        if self.tracker.is_singleton() && self.tracker.config.voters.contains(self.id) {
             let index = self.raft_log.committed;
             self.respond_to_read_index(message, index);
             return Ok(());

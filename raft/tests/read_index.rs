@@ -309,3 +309,31 @@ fn reads_across_a_leader_change_see_the_new_leaders_writes() {
         vec![read_state(write_index, b"after")]
     );
 }
+
+#[test]
+fn a_removed_leader_does_not_answer_reads_on_its_own_authority() {
+    // Leader 1 of the voters (1 2) removes itself without stepping down: the only voter left is
+    // 2. The removed leader must not take itself for a single-voter cluster and answer reads at
+    // once: cut off, it would serve a value that node 2, now leading alone, has overwritten.
+    let mut cluster = Cluster::new(&[1, 2], |_| {});
+    cluster.campaign(1);
+    cluster
+        .propose_conf_change(1, &ConfChange::remove_node(1))
+        .unwrap();
+    assert_eq!(cluster.conf_state(2), ConfState::with_voters([2]));
+    assert_eq!(cluster.role(1), StateRole::Leader);
+    cluster.isolate(1);
+    cluster.tick_node(2, 2 * cluster.node(2).raft.election_timeout());
+    assert_eq!(cluster.role(2), StateRole::Leader);
+    cluster.propose(2, b"new value").unwrap();
+    cluster.read_index(1, b"r").unwrap();
+    assert!(
+        read_states(&cluster, 1).is_empty(),
+        "a stale read: {:?}",
+        read_states(&cluster, 1)
+    );
+    // Node 2's acknowledgement, not node 1's own say, confirms a read.
+    cluster.heal();
+    cluster.tick_node(1, 1);
+    assert!(read_states(&cluster, 1).is_empty(), "node 2 has moved on");
+}
