@@ -140,6 +140,10 @@ pub struct Cluster {
     pub applied: BTreeMap<NodeId, Vec<(Index, AppliedEntry)>>,
     /// The first entry any node applied at each index; every other node must agree.
     pub applied_by_index: BTreeMap<Index, AppliedEntry>,
+    /// For each applied index, the term of the first node that applied it. The entry was
+    /// committed in that term or an earlier one (the applier learned of the commit from a
+    /// leader whose term it had adopted), so every leader of a later term must hold it.
+    pub commit_term_bound_by_index: BTreeMap<Index, Term>,
     /// The leader seen for each term; a second one is a safety violation.
     pub leader_by_term: BTreeMap<Term, NodeId>,
     /// Every message delivered, for tests that count traffic.
@@ -192,6 +196,7 @@ impl Cluster {
             stopped: BTreeSet::new(),
             applied: BTreeMap::new(),
             applied_by_index: BTreeMap::new(),
+            commit_term_bound_by_index: BTreeMap::new(),
             leader_by_term: BTreeMap::new(),
             delivered: Vec::new(),
             configs: BTreeMap::new(),
@@ -428,6 +433,8 @@ impl Cluster {
             );
         } else {
             self.applied_by_index.insert(entry.index, value.clone());
+            self.commit_term_bound_by_index
+                .insert(entry.index, self.nodes[&id].raft.term);
         }
         self.applied
             .entry(id)
@@ -650,8 +657,10 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    /// Raft §5.4 leader completeness: every entry applied anywhere at an index, in a term not
-    /// after a leader's, is in that leader's log (unless compacted away).
+    /// Raft §5.4 leader completeness: every entry applied anywhere is in the log of every
+    /// leader of a term after the one in which it was committed (unless compacted away). The
+    /// entry's own term is not that term: an entry of term 3 may be committed only in term 6,
+    /// and a leader of term 5 may lack it (Raft Figure 8), so the bound is the applier's term.
     pub fn assert_leader_completeness(&self) {
         for (&id, node) in &self.nodes {
             if node.raft.role != StateRole::Leader {
@@ -659,7 +668,8 @@ impl Cluster {
             }
             let log = &node.raft.raft_log;
             for (&index, (term, _, _)) in &self.applied_by_index {
-                if *term > node.raft.term || index < log.first_index() {
+                let committed_by = self.commit_term_bound_by_index[&index];
+                if node.raft.term <= committed_by || index < log.first_index() {
                     continue;
                 }
                 assert_eq!(
