@@ -1399,3 +1399,7 @@ impl<S: Storage> Raft<S> {
         self.send(response);
     }
 }
+
+#[cfg(test)]
+#[path = "raft_tests.rs"]
+mod tests;
