@@ -118,6 +118,14 @@ impl MemStorage {
     }
 
     /// An empty log whose configuration is `conf_state` (how a brand-new cluster bootstraps).
+    ///
+    /// The bootstrap configuration lives here, not in the log. A node that joins later must
+    /// therefore either start from this same configuration (it is not a member of it, so it
+    /// does not campaign) and be caught up by the log or a snapshot, or start empty and be
+    /// caught up by a snapshot: an empty node replaying the log from index 1 would apply its
+    /// own addition to an empty configuration and take itself for the only voter. (Clusters
+    /// that bootstrap with configuration-change entries in the log, as etcd does, have no such
+    /// constraint.)
     pub fn new_with_conf_state(conf_state: ConfState) -> MemStorage {
         let mut storage = MemStorage::new();
         storage.snapshot.metadata.conf_state = conf_state.clone();
