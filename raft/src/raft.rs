@@ -1233,8 +1233,9 @@ impl<S: Storage> Raft<S> {
         // of its own configuration, but its newest snapshot may predate the change that added
         // this one. Installing it is safe (it holds only committed state, and a node outside
         // its configuration does not campaign), and the entries after it add this node. etcd
-        // refuses such snapshots, and the joining node then stays behind, the leader sending
-        // it the same snapshot again and again, until a newer snapshot is taken.
+        // refuses such snapshots (its server makes a fresh one for each send); with a storage
+        // that serves its newest snapshot as is, like MemStorage, the refused node stayed
+        // behind, sent the same snapshot again and again until a newer one was taken.
         let conf_state = &snapshot.metadata.conf_state;
         if self.raft_log.match_term(index, term) {
             // We have the entries already; just learn that they are committed.
