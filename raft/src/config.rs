@@ -10,7 +10,9 @@ pub enum ReadOnlyOption {
     #[default]
     Safe,
     /// Trust the leader lease: serve at once while CheckQuorum keeps the leader honest. Correct
-    /// only if clocks drift less than the election timeout allows; requires `check_quorum`.
+    /// only if clocks drift less than the election timeout allows; requires `check_quorum`. A
+    /// leader that has sent TimeoutNow in its term forfeits its lease (the transferee's election
+    /// ignores leases) and confirms reads as `Safe` does for the rest of the term.
     LeaseBased,
 }
 

@@ -96,6 +96,11 @@ pub struct Raft<S: Storage> {
     /// Reads received before the leader committed an entry of its own term (etcd #7331): until
     /// then its commit index may be stale, so they wait.
     pending_read_index_messages: Vec<Message>,
+    /// Whether this leader sent TimeoutNow in its term. The transferee's election is forced
+    /// past the voters' leases (thesis §3.10), so from then on, even if the transfer seems to
+    /// fail, another node may lead a later term unbeknownst to this one: lease-based reads
+    /// are confirmed by a heartbeat round for the rest of the term (etcd-io/raft #99).
+    lease_forfeited: bool,
     election_elapsed: usize,
     heartbeat_elapsed: usize,
     election_timeout: usize,
@@ -132,6 +137,7 @@ impl<S: Storage> Raft<S> {
             read_states: Vec::new(),
             messages: Vec::new(),
             pending_read_index_messages: Vec::new(),
+            lease_forfeited: false,
             election_elapsed: 0,
             heartbeat_elapsed: 0,
             election_timeout: config.election_tick,
@@ -409,6 +415,7 @@ impl<S: Storage> Raft<S> {
         self.uncommitted_size_bytes = 0;
         self.read_only.clear();
         self.pending_read_index_messages.clear();
+        self.lease_forfeited = false;
     }
 
     fn reset_randomized_election_timeout(&mut self) {
@@ -982,9 +989,7 @@ impl<S: Storage> Raft<S> {
         if progress.matched < last_index || progress.state == ProgressState::Probe {
             self.maybe_send_append(from, true);
         }
-        if self.read_only.option != ReadOnlyOption::Safe {
-            return;
-        }
+        // Rounds also confirm lease-based reads once the lease is forfeited.
         let Some(round) = decode_round(&message.context) else {
             return;
         };
@@ -1024,6 +1029,7 @@ impl<S: Storage> Raft<S> {
     }
 
     fn send_timeout_now(&mut self, to: NodeId) {
+        self.lease_forfeited = true;
         self.send(Message::new(MessageType::TimeoutNow, to, self.id));
     }
 
@@ -1358,16 +1364,19 @@ impl<S: Storage> Raft<S> {
 
     fn confirm_read_index(&mut self, message: Message) -> Result<(), RaftError> {
         let index = self.raft_log.committed;
-        match self.read_only.option {
-            ReadOnlyOption::Safe => {
-                if self.read_only.pending_count() >= MAX_PENDING_READS {
-                    return Err(RaftError::ReadIndexDropped);
-                }
-                let round = self.read_only.add_request(index, message, self.id);
-                self.broadcast_heartbeat_with_context(encode_round(round));
-            }
-            ReadOnlyOption::LeaseBased => self.respond_to_read_index(message, index),
+        let trust_lease = match self.read_only.option {
+            ReadOnlyOption::Safe => false,
+            ReadOnlyOption::LeaseBased => !self.lease_forfeited,
+        };
+        if trust_lease {
+            self.respond_to_read_index(message, index);
+            return Ok(());
         }
+        if self.read_only.pending_count() >= MAX_PENDING_READS {
+            return Err(RaftError::ReadIndexDropped);
+        }
+        let round = self.read_only.add_request(index, message, self.id);
+        self.broadcast_heartbeat_with_context(encode_round(round));
         Ok(())
     }
 

@@ -337,3 +337,54 @@ fn a_removed_leader_does_not_answer_reads_on_its_own_authority() {
     cluster.tick_node(1, 1);
     assert!(read_states(&cluster, 1).is_empty(), "node 2 has moved on");
 }
+
+#[test]
+fn a_leader_that_sent_timeout_now_no_longer_trusts_its_lease() {
+    // The transferee's election is forced past the other voters' leases (thesis §3.10), so
+    // once a leader has sent TimeoutNow another node may lead a later term while the old
+    // leader still believes in its lease (etcd-io/raft #99, etcd #12704). From then on, lease
+    // reads must be confirmed by a heartbeat round.
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| {
+        config.check_quorum = true;
+        config.read_only_option = ReadOnlyOption::LeaseBased;
+    });
+    cluster.campaign(1);
+    cluster.propose(1, b"x").unwrap();
+    // Nothing reaches node 1 any more; its TimeoutNow reaches node 2.
+    cluster.cut_links.insert((2, 1));
+    cluster.cut_links.insert((3, 1));
+    cluster.transfer_leader(1, 2);
+    assert_eq!(cluster.role(2), StateRole::Leader);
+    cluster.propose(2, b"new value").unwrap();
+    let write_index = cluster.committed(2);
+    assert_eq!(cluster.role(1), StateRole::Leader, "node 1 has not heard");
+    cluster.read_index(1, b"stale?").unwrap();
+    assert!(
+        read_states(&cluster, 1).is_empty(),
+        "a stale read: {:?} before the write at {write_index}",
+        read_states(&cluster, 1)
+    );
+}
+
+#[test]
+fn after_an_abandoned_transfer_lease_reads_wait_for_a_heartbeat_round() {
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| {
+        config.check_quorum = true;
+        config.read_only_option = ReadOnlyOption::LeaseBased;
+    });
+    cluster.campaign(1);
+    cluster.propose(1, b"x").unwrap();
+    // The TimeoutNow to node 2 is lost; the transfer is abandoned.
+    cluster.cut_links.insert((1, 2));
+    cluster.transfer_leader(1, 2);
+    cluster.tick_node(1, cluster.node(1).raft.election_timeout());
+    assert_eq!(cluster.node(1).raft.lead_transferee, 0);
+    cluster.node_mut(1).read_index(b"r".to_vec()).unwrap();
+    cluster.process_ready(1);
+    assert!(read_states(&cluster, 1).is_empty(), "not at once");
+    cluster.deliver_all();
+    assert_eq!(
+        read_states(&cluster, 1),
+        vec![read_state(cluster.committed(1), b"r")]
+    );
+}
