@@ -1366,7 +1366,7 @@ impl<S: Storage> Raft<S> {
         let index = self.raft_log.committed;
         let trust_lease = match self.read_only.option {
             ReadOnlyOption::Safe => false,
-            ReadOnlyOption::LeaseBased => !self.lease_forfeited,
+            ReadOnlyOption::LeaseBased => !self.lease_forfeited && self.lease_is_current(),
         };
         if trust_lease {
             self.respond_to_read_index(message, index);
@@ -1378,6 +1378,18 @@ impl<S: Storage> Raft<S> {
         let round = self.read_only.add_request(index, message, self.id);
         self.broadcast_heartbeat_with_context(encode_round(round));
         Ok(())
+    }
+
+    /// Thesis §6.4.1: a follower refuses votes for an election timeout after hearing from the
+    /// leader (§4.2.3), so a leader that a quorum heard recently cannot have been replaced.
+    /// CheckQuorum alone is not enough: it looks once per election timeout, and a leader cut
+    /// off just after a check keeps its role until the check after next, while the followers'
+    /// promise lasts one timeout. The lease therefore rests only on acknowledgements received
+    /// since the last check (the `recent_active` marks it clears), and ends one tick before
+    /// the next check, a margin for the order in which nodes tick. Outside it, reads are
+    /// confirmed by a heartbeat round.
+    fn lease_is_current(&self) -> bool {
+        self.tracker.quorum_active() && self.election_elapsed + 1 < self.election_timeout
     }
 
     fn release_pending_read_index_messages(&mut self) {
