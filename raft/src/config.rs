@@ -12,8 +12,8 @@ pub enum ReadOnlyOption {
     /// Trust the leader lease: serve at once while a quorum acknowledged the leader since its
     /// last CheckQuorum round, except in the tick before the next one; otherwise confirm as
     /// `Safe` does. Correct only if clocks drift, and messages are delayed, by less than that
-    /// margin allows; requires `check_quorum`. A leader that has sent TimeoutNow in its term
-    /// forfeits its lease (the transferee's election ignores leases) for the rest of the term.
+    /// margin allows; requires `check_quorum`. A leader that starts a leadership transfer
+    /// forfeits its lease (the transferee's election ignores leases) for the rest of its term.
     LeaseBased,
 }
 

@@ -96,10 +96,11 @@ pub struct Raft<S: Storage> {
     /// Reads received before the leader committed an entry of its own term (etcd #7331): until
     /// then its commit index may be stale, so they wait.
     pending_read_index_messages: Vec<Message>,
-    /// Whether this leader sent TimeoutNow in its term. The transferee's election is forced
-    /// past the voters' leases (thesis §3.10), so from then on, even if the transfer seems to
-    /// fail, another node may lead a later term unbeknownst to this one: lease-based reads
-    /// are confirmed by a heartbeat round for the rest of the term (etcd-io/raft #99).
+    /// Whether this leader started a leadership transfer in its term. The transferee's election
+    /// is forced past the voters' leases (thesis §3.10), so once TimeoutNow is out, even if the
+    /// transfer seems to fail, another node may lead a later term unbeknownst to this one:
+    /// lease-based reads are confirmed by a heartbeat round for the rest of the term
+    /// (etcd-io/raft #99).
     lease_forfeited: bool,
     election_elapsed: usize,
     heartbeat_elapsed: usize,
@@ -1018,9 +1019,12 @@ impl<S: Storage> Raft<S> {
         if transferee == self.id {
             return;
         }
-        // The transfer must finish within an election timeout (thesis §3.10).
+        // The transfer must finish within an election timeout (thesis §3.10). Restarting the
+        // clock for it also postpones the next quorum check, which the lease rests on: forfeit
+        // the lease now rather than when TimeoutNow goes out.
         self.election_elapsed = 0;
         self.lead_transferee = transferee;
+        self.lease_forfeited = true;
         if self.progress_mut(transferee).matched == self.raft_log.last_index() {
             self.send_timeout_now(transferee);
         } else {
@@ -1029,7 +1033,6 @@ impl<S: Storage> Raft<S> {
     }
 
     fn send_timeout_now(&mut self, to: NodeId) {
-        self.lease_forfeited = true;
         self.send(Message::new(MessageType::TimeoutNow, to, self.id));
     }
 

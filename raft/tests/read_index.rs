@@ -453,3 +453,38 @@ fn within_its_lease_a_leader_answers_at_once() {
     // a heartbeat round.
     assert_eq!(at_once, 3 * (timeout - 1));
 }
+
+#[test]
+fn starting_a_transfer_forfeits_the_lease() {
+    // Starting a transfer restarts the leader's election clock to time the transfer, which
+    // also postpones its next quorum check; the lease must not stretch with it. Here the
+    // transferee lags, so no TimeoutNow is sent.
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| {
+        config.check_quorum = true;
+        config.read_only_option = ReadOnlyOption::LeaseBased;
+    });
+    cluster.campaign(1);
+    cluster.propose(1, b"x").unwrap();
+    let timeout = cluster.node(1).raft.election_timeout();
+    cluster.tick_all_times(timeout);
+    cluster.isolate(1);
+    cluster.propose(1, b"only on 1").unwrap();
+    cluster.tick_all_times(timeout - 3);
+    cluster.transfer_leader(1, 2);
+    assert_eq!(cluster.node(1).raft.lead_transferee, 2);
+    let mut new_leader = None;
+    for _ in 0..2 * timeout {
+        cluster.tick_all();
+        new_leader = [2, 3]
+            .into_iter()
+            .find(|&id| cluster.role(id) == StateRole::Leader);
+        if new_leader.is_some() {
+            break;
+        }
+    }
+    let new_leader = new_leader.expect("2 or 3 elected");
+    assert_eq!(cluster.role(1), StateRole::Leader, "node 1 has not noticed");
+    cluster.propose(new_leader, b"new value").unwrap();
+    cluster.read_index(1, b"lease").unwrap();
+    assert!(read_states(&cluster, 1).is_empty());
+}
