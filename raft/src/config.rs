@@ -12,8 +12,10 @@ pub enum ReadOnlyOption {
     /// Trust the leader lease: serve at once while a quorum acknowledged the leader since its
     /// last CheckQuorum round, except in the tick before the next one; otherwise confirm as
     /// `Safe` does. Correct only if clocks drift, and messages are delayed, by less than that
-    /// margin allows; requires `check_quorum`. A leader that starts a leadership transfer
-    /// forfeits its lease (the transferee's election ignores leases) for the rest of its term.
+    /// margin allows, and if a restarted node (which forgets the leader it heard from) stays
+    /// down for an election timeout; requires `check_quorum`. A leader that starts a
+    /// leadership transfer forfeits its lease (the transferee's election ignores leases) for
+    /// the rest of its term.
     LeaseBased,
 }
 
