@@ -68,6 +68,11 @@ impl IoState {
         self.operations_until_crash.get().is_some()
     }
 
+    /// Cancels an armed crash that has not fired.
+    pub fn disarm(&self) {
+        self.operations_until_crash.set(None);
+    }
+
     /// Back to a live process (after a restart).
     pub fn reset(&self) {
         self.crashed.set(false);

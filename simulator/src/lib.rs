@@ -4,12 +4,25 @@
 
 #![warn(missing_docs)]
 
+pub mod cli;
 pub mod clock;
+pub mod determinism;
 pub mod disk;
+pub mod event;
+pub mod faults;
 pub mod history;
+pub mod linearizability;
+pub mod liveness;
 pub mod network;
 pub mod options;
 pub mod oracles;
 pub mod partition;
+pub mod process;
 pub mod random;
+pub mod report;
+pub mod run;
+pub mod swarm;
+pub mod sweep;
+pub mod trace;
 pub mod workload;
+pub mod world;

@@ -323,3 +323,61 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, Strin
         other => out.push((prefix.to_string(), other.to_string())),
     }
 }
+
+/// Changes one option from `name=value` (a dotted name as in [`RunOptions::lines`]; the value
+/// is JSON, or a plain string).
+pub fn apply_setting(options: &mut RunOptions, setting: &str) -> Result<(), String> {
+    let (name, text) = setting
+        .split_once('=')
+        .ok_or_else(|| format!("{setting:?} is not name=value"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()));
+    let mut tree = serde_json::to_value(&*options).map_err(|error| error.to_string())?;
+    let mut place = &mut tree;
+    for part in name.split('.') {
+        place = place
+            .get_mut(part)
+            .ok_or_else(|| format!("no option named {name:?}"))?;
+    }
+    *place = value;
+    *options = serde_json::from_value(tree).map_err(|error| format!("{setting:?}: {error}"))?;
+    Ok(())
+}
+
+/// The `name=value` settings that turn `base` into `options` (the seed aside).
+pub fn settings_diff(base: &RunOptions, options: &RunOptions) -> Vec<String> {
+    let base_lines: std::collections::BTreeMap<String, String> = base.lines().into_iter().collect();
+    options
+        .lines()
+        .into_iter()
+        .filter(|(name, value)| {
+            name != "seed" && name != "swarm" && base_lines.get(name) != Some(value)
+        })
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_through_the_diff() {
+        let base = RunOptions::new(3);
+        let mut changed = base.clone();
+        apply_setting(&mut changed, "cluster.node_count=3").unwrap();
+        apply_setting(&mut changed, "network.packet_loss_probability=0.5").unwrap();
+        apply_setting(&mut changed, r#"faults.partition_modes=["Bridge"]"#).unwrap();
+        assert_eq!(changed.cluster.node_count, 3);
+        assert_eq!(changed.faults.partition_modes, vec![PartitionMode::Bridge]);
+        let diff = settings_diff(&base, &changed);
+        assert_eq!(diff.len(), 3, "{diff:?}");
+        let mut again = base.clone();
+        for setting in &diff {
+            apply_setting(&mut again, setting).unwrap();
+        }
+        assert_eq!(again, changed);
+        assert!(apply_setting(&mut again, "cluster.no_such_option=1").is_err());
+        assert!(apply_setting(&mut again, "cluster.node_count=many").is_err());
+    }
+}

@@ -15,8 +15,9 @@
 //! 2. the recovered commit index is at least the commit index of the last hard state known
 //!    durable (the world records it whenever the node's disk has nothing unsynced);
 //! 3. every recovered entry agrees with every entry any node ever held at the same index and
-//!    term, and the recovered entry at the recovered commit index is the committed one (so by
-//!    log matching the whole recovered committed prefix is the committed log).
+//!    term, and every recovered entry up to the recovered commit index is the committed entry
+//!    there (entries no node was seen committing yet, such as the bootstrap entries, are
+//!    recorded as committed).
 //!
 //! Within one incarnation the commit and applied indexes never decrease.
 
@@ -105,6 +106,11 @@ impl Invariants {
 
     fn watch(&mut self, node: NodeId) -> &mut NodeWatch {
         &mut self.nodes[node as usize - 1]
+    }
+
+    /// The commit index last observed at `node` in its current life.
+    pub fn node_commit(&self, node: NodeId) -> Index {
+        self.nodes[node as usize - 1].commit
     }
 
     /// The highest index known committed.
@@ -397,33 +403,20 @@ impl Invariants {
             }
         }
         self.observe_appended(node, previous_term, recovered_entries)?;
-        if let Some(expected) = self
-            .committed_term(recovered.commit)
-            .filter(|&term| term != 0)
-        {
-            match slot_at(recovered.commit) {
-                Slot::Term(term) if term != expected => {
-                    return Err(Violation::at(
-                        Property::CommittedEntryChanged,
-                        node,
-                        format!(
-                            "recovered log has term {term} at its commit index {}, where term \
-                             {expected} was committed",
-                            recovered.commit
-                        ),
-                    ))
-                }
+        for index in applied + 1..=recovered.commit {
+            match slot_at(index) {
+                Slot::Term(term) => self.commit_one(node, recovered.term, index, term)?,
+                Slot::Compacted => {}
                 Slot::Beyond => {
                     return Err(Violation::at(
                         Property::DurableStateLost,
                         node,
                         format!(
-                            "recovered commit index {} is past the recovered log",
+                            "recovered commit index {} is past the recovered log at {index}",
                             recovered.commit
                         ),
                     ))
                 }
-                Slot::Term(_) | Slot::Compacted => {}
             }
         }
         let watch = self.watch(node);
