@@ -60,6 +60,8 @@ pub struct SweepArguments {
     pub json: bool,
     /// No progress bar.
     pub quiet: bool,
+    /// Fail on known bugs too.
+    pub strict: bool,
 }
 
 /// Parses `A..B` (B exclusive) or a single seed.
@@ -108,5 +110,5 @@ pub fn sweep(arguments: &SweepArguments) -> anyhow::Result<i32> {
     } else {
         print!("{}", summary.text());
     }
-    Ok(summary.worst().exit_code())
+    Ok(summary.exit_code(arguments.strict))
 }

@@ -11,6 +11,7 @@ pub mod disk;
 pub mod event;
 pub mod faults;
 pub mod history;
+pub mod known_bugs;
 pub mod linearizability;
 pub mod liveness;
 pub mod network;

@@ -24,6 +24,9 @@ pub enum Verdict {
     Panic(String),
     /// Two runs of the seed differed.
     Nondeterminism(Divergence),
+    /// A liveness failure with the signature of a bug already reported (see
+    /// [`crate::known_bugs`]): the id and what was seen.
+    KnownBug(String, String),
 }
 
 /// The kinds of verdict, ordered from best to worst; each has its exit code.
@@ -31,6 +34,8 @@ pub enum Verdict {
 pub enum Class {
     /// Exit 0.
     Pass,
+    /// Exit 7 (a sweep counts it apart and, unless strict, does not fail on it).
+    KnownBug,
     /// Exit 4.
     Liveness,
     /// Exit 3.
@@ -50,6 +55,7 @@ impl Class {
             Class::Liveness => 4,
             Class::Panic => 5,
             Class::Nondeterminism => 6,
+            Class::KnownBug => 7,
         }
     }
 
@@ -61,6 +67,7 @@ impl Class {
             Class::Liveness => "liveness failure",
             Class::Panic => "panic",
             Class::Nondeterminism => "nondeterminism",
+            Class::KnownBug => "known bug",
         }
     }
 }
@@ -74,6 +81,7 @@ impl Verdict {
             Verdict::LivenessFailure(_) => Class::Liveness,
             Verdict::Panic(_) => Class::Panic,
             Verdict::Nondeterminism(_) => Class::Nondeterminism,
+            Verdict::KnownBug(..) => Class::KnownBug,
         }
     }
 
@@ -87,6 +95,7 @@ impl Verdict {
             Verdict::Nondeterminism(divergence) => {
                 format!("NONDETERMINISM: {}", divergence.describe())
             }
+            Verdict::KnownBug(id, detail) => format!("KNOWN BUG {id}: {detail}"),
         }
     }
 }

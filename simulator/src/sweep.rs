@@ -75,10 +75,23 @@ impl SweepSummary {
             .unwrap_or(Class::Pass)
     }
 
+    /// The exit code: the worst class's, where known bugs fail only a `strict` sweep.
+    pub fn exit_code(&self, strict: bool) -> i32 {
+        match self.worst() {
+            Class::KnownBug if !strict => 0,
+            worst => worst.exit_code(),
+        }
+    }
+
     /// The table a person reads.
     pub fn text(&self) -> String {
+        let known = self
+            .failures
+            .iter()
+            .filter(|failure| failure.class == Class::KnownBug)
+            .count();
         let mut out = format!(
-            "{} seeds, {} failed; simulated {:.0} s in {:.1} s wall, {} events\n",
+            "{} seeds, {} failed ({known} of them on known bugs); simulated {:.0} s in {:.1} s wall, {} events\n",
             self.seeds_run,
             self.failures.len(),
             self.simulated_ms as f64 / 1000.0,

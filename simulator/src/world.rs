@@ -21,6 +21,7 @@ use crate::disk::{IoState, SimDisk};
 use crate::event::{Event, EventQueue};
 use crate::faults::{damage_offset, FaultAction, FaultInjector};
 use crate::history::History;
+use crate::known_bugs::{self, KnownBug};
 use crate::linearizability;
 use crate::liveness::{converged, NodeProgress};
 use crate::network::Network;
@@ -45,6 +46,7 @@ const PAUSED_INBOX_MESSAGES_MAX: usize = 4_096;
 enum Stop {
     Violation(Violation),
     Liveness(String),
+    KnownBug(KnownBug),
     Converged,
 }
 
@@ -331,6 +333,7 @@ impl World {
         let verdict = match stop {
             Stop::Violation(violation) => Verdict::SafetyViolation(violation),
             Stop::Liveness(reason) => Verdict::LivenessFailure(reason),
+            Stop::KnownBug(bug) => Verdict::KnownBug(bug.id.to_string(), bug.detail),
             Stop::Converged => match self.final_checks() {
                 Ok(()) => Verdict::Pass,
                 Err(violation) => Verdict::SafetyViolation(violation),
@@ -459,7 +462,11 @@ impl World {
         match input {
             Input::Receive(bytes) => match node.receive(bytes) {
                 Ok(()) => {}
-                Err(ReceiveError::Refused(_)) => self.stats.messages_refused += 1,
+                Err(ReceiveError::Refused(error)) => {
+                    self.stats.messages_refused += 1;
+                    self.trace
+                        .note(now, format!("node {id} refused a message: {error}"));
+                }
                 Err(error @ (ReceiveError::Decode(_) | ReceiveError::WrongRecipient { .. })) => {
                     return Err(Violation::at(
                         Property::UnexpectedError,
@@ -546,6 +553,8 @@ impl World {
                 .transport_mut()
                 .outbox,
         );
+        // The fsync time of this burst delayed what it sent; the next burst starts afresh.
+        self.processes[id as usize - 1].io.take_latency_ms();
         for outgoing in outbox {
             self.send(id, outgoing);
         }
@@ -1041,6 +1050,14 @@ impl World {
         Ok(())
     }
 
+    /// The signature of a known bug in the final state, if one shows.
+    fn known_bug(&self) -> Option<KnownBug> {
+        self.processes.iter().find_map(|process| {
+            let node = process.node()?;
+            known_bugs::stuck_inflight_window(process.id, node)
+        })
+    }
+
     /// Each node's role, term, leader and indexes, for failure reports.
     fn node_states(&self) -> Vec<String> {
         self.processes
@@ -1110,6 +1127,12 @@ impl World {
                         text.push_str(&format!("; outstanding: {}", outstanding.join("; ")));
                     }
                     text.push_str(&format!("; nodes: {}", self.node_states().join(", ")));
+                    if let Some(bug) = self.known_bug() {
+                        return Err(Stop::KnownBug(KnownBug {
+                            detail: format!("{}; {text}", bug.detail),
+                            ..bug
+                        }));
+                    }
                     return Err(Stop::Liveness(text));
                 }
                 self.queue.push(

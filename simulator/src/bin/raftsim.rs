@@ -18,7 +18,7 @@ struct Arguments {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run one seed and print its report. Exit codes: 0 pass, 3 safety violation, 4 liveness
-    /// failure, 5 panic, 6 nondeterminism.
+    /// failure, 5 panic, 6 nondeterminism, 7 a known (reported) bug.
     Run(RunCommand),
     /// Run many seeds in parallel and print a table of the failures.
     Sweep(SweepCommand),
@@ -75,6 +75,9 @@ struct SweepCommand {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Exit non-zero on seeds that hit a known (reported, unfixed) bug too.
+    #[arg(long)]
+    strict: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -98,6 +101,7 @@ fn main() -> anyhow::Result<()> {
             check_determinism: command.check_determinism,
             json: command.json,
             quiet: command.quiet,
+            strict: command.strict,
         })?,
     };
     std::process::exit(code);
