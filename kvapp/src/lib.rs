@@ -10,6 +10,9 @@
 //! - [`wal`]: the write-ahead log of entries, hard states and snapshot markers.
 //! - [`snapshotter`]: self-checking snapshot files, written atomically.
 //!
+//! Above it, [`node`] drives one Raft node through the Ready loop, and [`server`] runs a node as
+//! the `kvapp` binary: raftexample's HTTP API and a TCP peer transport.
+//!
 //! Restarting a node from its disk:
 //!
 //! ```
@@ -43,6 +46,7 @@ pub mod clock;
 pub mod disk;
 pub mod memory_disk;
 pub mod node;
+pub mod server;
 pub mod snapshotter;
 pub mod store;
 pub mod transport;

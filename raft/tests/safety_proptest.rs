@@ -6,7 +6,6 @@
 mod support;
 
 use proptest::prelude::*;
-use raft::StateRole;
 use support::Cluster;
 
 #[derive(Clone, Debug)]
@@ -36,27 +35,6 @@ fn action() -> impl Strategy<Value = Action> {
         3 => (0..7usize).prop_map(Action::Propose),
         1 => (0..7usize).prop_map(Action::Restart),
     ]
-}
-
-fn check_leader_completeness(cluster: &Cluster) {
-    for (&id, node) in &cluster.nodes {
-        if node.raft.role != StateRole::Leader {
-            continue;
-        }
-        let log = &node.raft.raft_log;
-        for (&index, (term, _, _)) in &cluster.applied_by_index {
-            // Entries applied in later terms than the leader's are not its business.
-            if *term > node.raft.term || index < log.first_index() {
-                continue;
-            }
-            assert_eq!(
-                log.term(index),
-                Ok(*term),
-                "leader completeness: leader {id} of term {} lacks applied entry {index}",
-                node.raft.term
-            );
-        }
-    }
 }
 
 fn run(size: u64, pre_vote: bool, check_quorum: bool, actions: &[Action]) {
@@ -130,7 +108,7 @@ fn run(size: u64, pre_vote: bool, check_quorum: bool, actions: &[Action]) {
                 cluster.process_ready(id);
             }
         }
-        check_leader_completeness(&cluster);
+        cluster.assert_leader_completeness();
     }
 }
 

@@ -343,4 +343,26 @@ impl Cluster {
             })
             .unwrap_or_default()
     }
+
+    /// Raft §5.4 leader completeness: every entry applied anywhere at an index, in a term not
+    /// after a leader's, is in that leader's log (unless compacted away).
+    pub fn assert_leader_completeness(&self) {
+        for (&id, node) in &self.nodes {
+            if node.raft.role != StateRole::Leader {
+                continue;
+            }
+            let log = &node.raft.raft_log;
+            for (&index, (term, _, _)) in &self.applied_by_index {
+                if *term > node.raft.term || index < log.first_index() {
+                    continue;
+                }
+                assert_eq!(
+                    log.term(index),
+                    Ok(*term),
+                    "leader completeness: leader {id} of term {} lacks applied entry {index}",
+                    node.raft.term
+                );
+            }
+        }
+    }
 }
