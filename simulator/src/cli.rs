@@ -112,3 +112,14 @@ pub fn sweep(arguments: &SweepArguments) -> anyhow::Result<i32> {
     }
     Ok(summary.exit_code(arguments.strict))
 }
+
+/// `raftsim bench`: prints the simulator's speed figures.
+pub fn bench(simulated_seconds: u64, swarm_seconds: u64, json: bool) -> anyhow::Result<i32> {
+    let figures = crate::bench::run(simulated_seconds * 1000, swarm_seconds);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&figures)?);
+    } else {
+        print!("{}", figures.text());
+    }
+    Ok(0)
+}

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod determinism;

@@ -65,7 +65,7 @@ pub enum Life {
     /// Running.
     Up(Box<SimNode>),
     /// Crashed; its disk waits for the restart.
-    Down(SimDisk),
+    Down(Box<SimDisk>),
     /// Its disk was damaged beyond recovery (by an injected fault); it never comes back.
     Destroyed(String),
 }

@@ -158,7 +158,7 @@ impl World {
                 );
                 Process {
                     id,
-                    life: Life::Down(disk),
+                    life: Life::Down(Box::new(disk)),
                     incarnation: 0,
                     io,
                     clock: SimClock::new(),
@@ -275,7 +275,7 @@ impl World {
         for process in &self.processes {
             let disk = match &process.life {
                 Life::Up(node) => Some(node.disk()),
-                Life::Down(disk) => Some(disk),
+                Life::Down(disk) => Some(&**disk),
                 Life::Destroyed(_) => None,
             };
             if let Some(disk) = disk {
@@ -757,7 +757,7 @@ impl World {
         let process = self.process(id);
         process.restart_pending = false;
         let disk = match std::mem::replace(&mut process.life, Life::Destroyed(String::new())) {
-            Life::Down(disk) => disk,
+            Life::Down(disk) => *disk,
             other => {
                 process.life = other;
                 return Ok(());
@@ -850,7 +850,7 @@ impl World {
         if disk.crash() {
             self.faults.stats.torn_writes += 1;
         }
-        process.life = Life::Down(disk);
+        process.life = Life::Down(Box::new(disk));
         process.paused_until_ms = None;
         process.inbox.clear();
         self.invariants.on_crash(id);

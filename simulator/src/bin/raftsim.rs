@@ -22,6 +22,21 @@ enum Command {
     Run(RunCommand),
     /// Run many seeds in parallel and print a table of the failures.
     Sweep(SweepCommand),
+    /// Measure the simulator's speed on one core.
+    Bench(BenchCommand),
+}
+
+#[derive(Args, Debug)]
+struct BenchCommand {
+    /// Simulated seconds of the steady-load run.
+    #[arg(long, default_value_t = 120)]
+    simulated_seconds: u64,
+    /// Wall seconds spent on short swarm seeds.
+    #[arg(long, default_value_t = 20)]
+    swarm_seconds: u64,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -103,6 +118,11 @@ fn main() -> anyhow::Result<()> {
             quiet: command.quiet,
             strict: command.strict,
         })?,
+        Command::Bench(command) => cli::bench(
+            command.simulated_seconds,
+            command.swarm_seconds,
+            command.json,
+        )?,
     };
     std::process::exit(code);
 }
