@@ -43,6 +43,8 @@ use crate::random::SimRng;
 #[derive(Debug, Default)]
 pub struct IoState {
     crashed: Cell<bool>,
+    /// The operation the armed crash struck, for the trace.
+    struck: std::cell::RefCell<Option<String>>,
     operations_until_crash: Cell<Option<u64>>,
     latency_ms: Cell<u64>,
 }
@@ -73,8 +75,18 @@ impl IoState {
         self.operations_until_crash.set(None);
     }
 
+    /// The operation an armed crash struck, if one did.
+    pub fn struck_operation(&self) -> Option<String> {
+        self.struck.borrow().clone()
+    }
+
+    fn strike(&self, operation: &str, name: &str) {
+        *self.struck.borrow_mut() = Some(format!("{operation} {name:?}"));
+    }
+
     /// Back to a live process (after a restart).
     pub fn reset(&self) {
+        *self.struck.borrow_mut() = None;
         self.crashed.set(false);
         self.operations_until_crash.set(None);
         self.latency_ms.set(0);
@@ -495,6 +507,14 @@ impl SimDisk {
         self.stats.writes += 1;
         self.stats.bytes_written += bytes.len() as u64;
         if strikes {
+            self.io.strike(
+                if offset == length {
+                    "append"
+                } else {
+                    "write_at"
+                },
+                name,
+            );
             return Err(crashed_error());
         }
         Ok(())
@@ -522,6 +542,7 @@ impl Disk for SimDisk {
             }
         }
         if strikes {
+            self.io.strike("create", name);
             return Err(crashed_error());
         }
         Ok(())
@@ -548,6 +569,7 @@ impl Disk for SimDisk {
             .expect("a named file exists")
             .truncate(length);
         if strikes {
+            self.io.strike("truncate", name);
             return Err(crashed_error());
         }
         Ok(())
@@ -572,6 +594,7 @@ impl Disk for SimDisk {
         let id = self.file_id(name)?;
         if self.io.enter()? {
             // The power went before the data reached the platter.
+            self.io.strike("sync", name);
             return Err(crashed_error());
         }
         self.files
@@ -600,6 +623,7 @@ impl Disk for SimDisk {
         });
         self.drop_unreachable();
         if strikes {
+            self.io.strike("rename", from);
             return Err(crashed_error());
         }
         Ok(())
@@ -615,6 +639,7 @@ impl Disk for SimDisk {
         });
         self.drop_unreachable();
         if strikes {
+            self.io.strike("remove", name);
             return Err(crashed_error());
         }
         Ok(())
@@ -629,6 +654,7 @@ impl Disk for SimDisk {
 
     fn sync_dir(&mut self) -> io::Result<()> {
         if self.io.enter()? {
+            self.io.strike("sync_dir", "");
             return Err(crashed_error());
         }
         self.names_durable = self.names.clone();

@@ -101,11 +101,17 @@ pub fn run_once(
     let mut world = World::new(options.clone(), print_trace, record);
     let verdict = match capture_panics(|| world.run()) {
         Ok(verdict) => verdict,
-        Err(message) => Verdict::Panic(message),
+        Err(message) => {
+            let message = format!("{}: {message}", world.panic_context());
+            match crate::known_bugs::classify_panic(&message) {
+                Some(bug) => Verdict::KnownBug(bug.id.to_string(), bug.detail),
+                None => Verdict::Panic(message),
+            }
+        }
     };
     let records = world.records().to_vec();
     let mut report = world.report(verdict, reproduce_command(options));
-    if matches!(report.verdict, Verdict::Panic(_)) {
+    if matches!(report.verdict, Verdict::Panic(_) | Verdict::KnownBug(..)) {
         report.trace_tail = world.trace_tail();
         report.reproduce.push_str(" --trace");
     }

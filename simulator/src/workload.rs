@@ -109,6 +109,11 @@ impl Workload {
             .collect()
     }
 
+    /// The retry delay is at least a millisecond for the same reason as the think time.
+    fn retry_at(&self, now_ms: u64) -> u64 {
+        now_ms + self.options.retry_delay_ms.max(1)
+    }
+
     /// Stops new work: each client finishes what it has and then makes one more write, so
     /// that the liveness phase sees the cluster commit.
     pub fn enter_final_phase(&mut self) -> Vec<(u64, u64)> {
@@ -273,7 +278,7 @@ impl Workload {
         now_ms: u64,
         history: &mut History,
     ) -> Next {
-        let retry_delay_ms = self.options.retry_delay_ms;
+        let retry_at = self.retry_at(now_ms);
         let state = &mut self.clients[client as usize];
         let Some(current) = state.current.as_mut() else {
             return Next::Ignored;
@@ -297,11 +302,11 @@ impl Workload {
             }
             Outcome::Failed(_) | Outcome::ConfChanged(_) => {
                 state.leader_hint = (leader_hint != 0).then_some(leader_hint);
-                Next::WakeAt(now_ms + retry_delay_ms)
+                Next::WakeAt(retry_at)
             }
             Outcome::Unknown(_) => {
                 current.uncertain = true;
-                Next::WakeAt(now_ms + retry_delay_ms)
+                Next::WakeAt(retry_at)
             }
         }
     }
@@ -325,7 +330,9 @@ impl Workload {
         if self.final_phase && self.clients[client as usize].final_operations == 0 {
             return Next::Idle;
         }
-        Next::WakeAt(now_ms + self.rng.exponential(self.options.think_time_ms_mean))
+        // At least a millisecond: a one-node cluster answers at once, and a client that never
+        // let time pass would keep the world at one instant.
+        Next::WakeAt(now_ms + 1 + self.rng.exponential(self.options.think_time_ms_mean))
     }
 
     /// The run is over: operations still outstanding stay unknown, except reads, which had no

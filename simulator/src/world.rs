@@ -132,6 +132,8 @@ pub struct World {
     audit_next: Vec<Index>,
     stats: RunStats,
     started: Option<Instant>,
+    /// The node being called into, so that a panic report can name it.
+    current_node: Option<NodeId>,
 }
 
 impl World {
@@ -200,6 +202,7 @@ impl World {
                 ..RunStats::default()
             },
             started: None,
+            current_node: None,
             now_ms: 0,
             queue: EventQueue::new(),
             processes,
@@ -302,6 +305,14 @@ impl World {
             stats,
             trace_tail,
             reproduce,
+        }
+    }
+
+    /// The node the world was calling into when it stopped (for panic reports), and the time.
+    pub fn panic_context(&self) -> String {
+        match self.current_node {
+            Some(node) => format!("node {node} at {} ms", self.now_ms),
+            None => format!("the world at {} ms", self.now_ms),
         }
     }
 
@@ -453,6 +464,7 @@ impl World {
         pending: Option<PendingRequest>,
     ) -> Result<(), Stop> {
         let now = self.now_ms;
+        self.current_node = Some(id);
         let process = &mut self.processes[id as usize - 1];
         let incarnation = process.incarnation;
         process.clock.set(process.drift.local_ms(now));
@@ -493,7 +505,9 @@ impl World {
             .node_mut()
             .expect("the node is up");
         let ready = node.process_ready();
-        self.after_activity(id, ready, capture)
+        let result = self.after_activity(id, ready, capture);
+        self.current_node = None;
+        result
     }
 
     /// Log matching on the entries raft appended since the last `process_ready` (they are all
@@ -561,7 +575,11 @@ impl World {
         self.observe_node(id, crashed, &capture)?;
         self.route_completions(id)?;
         if crashed {
-            self.crash(id, "power lost inside a disk operation");
+            let operation = self.processes[id as usize - 1]
+                .io
+                .struck_operation()
+                .unwrap_or_default();
+            self.crash(id, &format!("power lost inside disk operation {operation}"));
         }
         Ok(())
     }
@@ -769,7 +787,12 @@ impl World {
         let config = node_config(&config_options, id, raft_seed);
         process.clock.set(process.drift.local_ms(now));
         let transport = SimTransport::new(process.io.clone());
-        match Node::open(config, disk, transport, process.clock.clone()) {
+        let clock = process.clock.clone();
+        self.current_node = Some(id);
+        let opened = Node::open(config, disk, transport, clock);
+        self.current_node = None;
+        let process = &mut self.processes[id as usize - 1];
+        match opened {
             Ok(node) => {
                 process.life = Life::Up(Box::new(node));
                 if process.incarnation > 1 {

@@ -1,7 +1,7 @@
 //! Whole runs: seeds with faults pass every oracle, runs are deterministic, and the known raft
 //! bug still shows where the simulator first found it.
 
-use simulator::known_bugs::STUCK_INFLIGHT_WINDOW;
+use simulator::known_bugs::{ORPHAN_SNAPSHOT_RELEASE, STUCK_INFLIGHT_WINDOW};
 use simulator::report::{Class, Verdict};
 use simulator::run::{options_for, run_seed};
 
@@ -89,6 +89,31 @@ fn the_stuck_inflight_window_still_reproduces_on_seed_2() {
 #[ignore = "raft bug raft-stuck-inflight-window: a heartbeat response never unpauses a full inflight window"]
 fn seed_2_converges_once_raft_is_fixed() {
     let options = options_for(2, false, &[]).unwrap();
+    let report = run_seed(&options, false, false);
+    assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
+}
+
+/// Swarm seed 1216 is where the simulator found kvapp's orphan snapshot file (see
+/// `simulator::known_bugs`): a node loses power inside a disk operation between saving a
+/// snapshot file and its WAL marker, restarts, and panics at its next compaction. When kvapp is
+/// fixed this test fails: delete it with the known-bug entry and un-ignore the one below.
+#[test]
+fn the_orphan_snapshot_panic_still_reproduces_on_swarm_seed_1216() {
+    let options = options_for(1216, true, &[]).unwrap();
+    let report = run_seed(&options, false, false);
+    match &report.verdict {
+        Verdict::KnownBug(id, _) => assert_eq!(id, ORPHAN_SNAPSHOT_RELEASE),
+        other => panic!(
+            "swarm seed 1216 no longer hits the known kvapp bug: {}",
+            other.summary()
+        ),
+    }
+}
+
+#[test]
+#[ignore = "kvapp bug kvapp-orphan-snapshot-release: an unmarked snapshot file reaches Wal::release_to"]
+fn swarm_seed_1216_passes_once_kvapp_is_fixed() {
+    let options = options_for(1216, true, &[]).unwrap();
     let report = run_seed(&options, false, false);
     assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
 }
