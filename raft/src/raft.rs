@@ -970,6 +970,14 @@ impl<S: Storage> Raft<S> {
         let progress = self.progress_mut(from);
         progress.recent_active = true;
         progress.probe_sent = false;
+        // If every append in a full window was lost, no append response will ever free it:
+        // free one slot so that one append goes out, which the follower accepts or rejects, and
+        // replication resumes either way. (Found by the simulator; etcd frees one slot here too.)
+        if progress.state == ProgressState::Replicate && progress.inflights.full() {
+            if let Some(oldest) = progress.inflights.first_index() {
+                progress.inflights.free_le(oldest);
+            }
+        }
         if progress.matched < last_index || progress.state == ProgressState::Probe {
             self.maybe_send_append(from, true);
         }

@@ -395,3 +395,30 @@ fn ready_respects_the_contract_and_must_sync() {
     node.advance();
     assert!(!node.has_ready());
 }
+
+#[test]
+fn a_follower_whose_whole_inflight_window_was_lost_catches_up_after_a_heartbeat() {
+    // Found by the simulator: with every append of a full window lost, only an append response
+    // could free the window, and none would ever come.
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| {
+        config.max_inflight_msgs = 2;
+        config.max_size_per_msg = 1;
+    });
+    cluster.campaign(1);
+    cluster.propose(1, b"warm-up").unwrap();
+    assert_eq!(
+        cluster.node(1).raft.tracker.progress[&2].state,
+        raft::tracker::ProgressState::Replicate
+    );
+    cluster.cut_links.insert((1, 2));
+    for k in 0..6u8 {
+        cluster.propose(1, &[k]).unwrap();
+    }
+    assert!(cluster.node(1).raft.tracker.progress[&2].inflights.full());
+    cluster.heal();
+    for _ in 0..5 {
+        cluster.tick_all();
+    }
+    assert_eq!(cluster.last_index(2), cluster.last_index(1));
+    assert_eq!(cluster.applied_data(2).len(), 7);
+}

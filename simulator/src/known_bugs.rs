@@ -2,25 +2,12 @@
 //! yet. A run that fails only because of one of them ends as [`crate::report::Verdict::KnownBug`]
 //! rather than as a plain liveness failure or panic, so that sweeps keep gating on everything
 //! else.
-//! Each entry names the signature it recognises; remove the entry with the fix (the test
-//! `known_bugs_still_reproduce` in `tests/` says when).
-
-use raft::{Index, NodeId, StateRole};
-
-use crate::process::SimNode;
-
-/// Raft: a follower in `Replicate` whose appends were all lost stays paused forever.
-///
-/// In `Replicate` the leader sends appends optimistically and records each in the follower's
-/// inflight window; only an append response frees slots (`free_le(matched)`). If every append
-/// in the window is lost (the follower was down, the link dropped them) the window stays full,
-/// `Progress::is_paused` stays true, and `handle_heartbeat_response` calls
-/// `maybe_send_append`, which returns at once because the progress is paused. Heartbeats keep
-/// the leader in office (CheckQuorum is satisfied by the others), so the follower never catches
-/// up until the leader changes. etcd frees one slot on a heartbeat response when the window is
-/// full (`pr.Inflights.FreeFirstOne()`, v3.4) or clears `MsgAppFlowPaused` (v3.6), so that the
-/// next append goes out, the follower rejects or acknowledges it, and replication resumes.
-pub const STUCK_INFLIGHT_WINDOW: &str = "raft-stuck-inflight-window";
+//! Each entry names the signature it recognises; remove the entry with the fix (a test in
+//! `tests/seeds.rs` fails on the seed that found it once the bug is gone, and says so).
+//!
+//! Fixed so far: `raft-stuck-inflight-window` (a follower in Replicate whose appends were all
+//! lost stayed paused forever, because a heartbeat response never freed a slot of the full
+//! inflight window; found on seed 2 with the default options, fixed in raft by 50b2591).
 
 /// kvapp: a snapshot file whose WAL marker never became durable makes a later compaction panic.
 ///
@@ -42,33 +29,6 @@ pub struct KnownBug {
     pub id: &'static str,
     /// What the run showed.
     pub detail: String,
-}
-
-/// Looks for the signature of [`STUCK_INFLIGHT_WINDOW`] on a leader: a follower in Replicate,
-/// behind the leader's log, paused by a full inflight window.
-pub fn stuck_inflight_window(leader: NodeId, node: &SimNode) -> Option<KnownBug> {
-    let raft = &node.raw().raft;
-    if raft.role != StateRole::Leader {
-        return None;
-    }
-    let last_index: Index = raft.raft_log.last_index();
-    raft.tracker
-        .progress
-        .iter()
-        .find(|(&id, progress)| {
-            id != leader
-                && progress.state == raft::tracker::ProgressState::Replicate
-                && progress.inflights.full()
-                && progress.matched < last_index
-        })
-        .map(|(id, progress)| KnownBug {
-            id: STUCK_INFLIGHT_WINDOW,
-            detail: format!(
-                "leader {leader} (term {}, last index {last_index}) never sends to follower {id} \
-                 again: {progress}",
-                raft.term
-            ),
-        })
 }
 
 /// Recognises a panic message as a known bug.

@@ -1,10 +1,9 @@
-//! Deterministic cluster simulator: N `kvapp::Node`s in one thread over a simulated network,
-//! disks and clocks, with faults, clients, safety oracles, a liveness phase and the
-//! linearizability checker. See `README.md` and `raftsim --help`.
-
-#![warn(missing_docs)]
+//! Deterministic cluster simulator and linearizability checker: N `kvapp::Node`s in one thread
+//! over a simulated network, disks and clocks, with faults, clients, safety oracles, a liveness
+//! phase and the linearizability checker. See `README.md` and `raftsim --help`.
 
 pub mod bench;
+pub mod checker;
 pub mod cli;
 pub mod clock;
 pub mod determinism;

@@ -34,28 +34,29 @@ pub enum Verdict {
 pub enum Class {
     /// Exit 0.
     Pass,
-    /// Exit 7 (a sweep counts it apart and, unless strict, does not fail on it).
+    /// Exit 8 (a sweep counts it apart and, unless strict, does not fail on it).
     KnownBug,
-    /// Exit 4.
-    Liveness,
-    /// Exit 3.
-    Safety,
     /// Exit 5.
-    Panic,
+    Liveness,
+    /// Exit 4.
+    Safety,
     /// Exit 6.
+    Panic,
+    /// Exit 7.
     Nondeterminism,
 }
 
 impl Class {
-    /// The process exit code for this class.
-    pub fn exit_code(self) -> i32 {
+    /// The process exit code for this class (3 is `raftsim`'s usage error, 1 and 2 are
+    /// `check-history`'s verdicts).
+    pub fn exit_code(self) -> u8 {
         match self {
             Class::Pass => 0,
-            Class::Safety => 3,
-            Class::Liveness => 4,
-            Class::Panic => 5,
-            Class::Nondeterminism => 6,
-            Class::KnownBug => 7,
+            Class::Safety => 4,
+            Class::Liveness => 5,
+            Class::Panic => 6,
+            Class::Nondeterminism => 7,
+            Class::KnownBug => 8,
         }
     }
 

@@ -76,7 +76,7 @@ impl SweepSummary {
     }
 
     /// The exit code: the worst class's, where known bugs fail only a `strict` sweep.
-    pub fn exit_code(&self, strict: bool) -> i32 {
+    pub fn exit_code(&self, strict: bool) -> u8 {
         match self.worst() {
             Class::KnownBug if !strict => 0,
             worst => worst.exit_code(),

@@ -21,7 +21,6 @@ use crate::disk::{IoState, SimDisk};
 use crate::event::{Event, EventQueue};
 use crate::faults::{damage_offset, FaultAction, FaultInjector};
 use crate::history::History;
-use crate::known_bugs::{self, KnownBug};
 use crate::linearizability;
 use crate::liveness::{converged, NodeProgress};
 use crate::network::Network;
@@ -46,7 +45,6 @@ const PAUSED_INBOX_MESSAGES_MAX: usize = 4_096;
 enum Stop {
     Violation(Violation),
     Liveness(String),
-    KnownBug(KnownBug),
     Converged,
 }
 
@@ -344,7 +342,6 @@ impl World {
         let verdict = match stop {
             Stop::Violation(violation) => Verdict::SafetyViolation(violation),
             Stop::Liveness(reason) => Verdict::LivenessFailure(reason),
-            Stop::KnownBug(bug) => Verdict::KnownBug(bug.id.to_string(), bug.detail),
             Stop::Converged => match self.final_checks() {
                 Ok(()) => Verdict::Pass,
                 Err(violation) => Verdict::SafetyViolation(violation),
@@ -1073,14 +1070,6 @@ impl World {
         Ok(())
     }
 
-    /// The signature of a known bug in the final state, if one shows.
-    fn known_bug(&self) -> Option<KnownBug> {
-        self.processes.iter().find_map(|process| {
-            let node = process.node()?;
-            known_bugs::stuck_inflight_window(process.id, node)
-        })
-    }
-
     /// Each node's role, term, leader and indexes, for failure reports.
     fn node_states(&self) -> Vec<String> {
         self.processes
@@ -1150,12 +1139,6 @@ impl World {
                         text.push_str(&format!("; outstanding: {}", outstanding.join("; ")));
                     }
                     text.push_str(&format!("; nodes: {}", self.node_states().join(", ")));
-                    if let Some(bug) = self.known_bug() {
-                        return Err(Stop::KnownBug(KnownBug {
-                            detail: format!("{}; {text}", bug.detail),
-                            ..bug
-                        }));
-                    }
                     return Err(Stop::Liveness(text));
                 }
                 self.queue.push(

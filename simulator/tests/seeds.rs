@@ -1,7 +1,7 @@
 //! Whole runs: seeds with faults pass every oracle, runs are deterministic, and the known raft
 //! bug still shows where the simulator first found it.
 
-use simulator::known_bugs::{ORPHAN_SNAPSHOT_RELEASE, STUCK_INFLIGHT_WINDOW};
+use simulator::known_bugs::ORPHAN_SNAPSHOT_RELEASE;
 use simulator::report::{Class, Verdict};
 use simulator::run::{options_for, run_seed};
 
@@ -70,24 +70,9 @@ fn a_fault_free_run_commits_and_converges() {
 }
 
 /// Seed 2 with the default options is where the simulator found raft's stuck inflight window
-/// (see `simulator::known_bugs`). When raft is fixed this test fails: delete it together with
-/// the known-bug entry and un-ignore `seed_2_converges_once_raft_is_fixed`.
+/// (a heartbeat response never freed a slot of a full window); raft 50b2591 fixed it.
 #[test]
-fn the_stuck_inflight_window_still_reproduces_on_seed_2() {
-    let options = options_for(2, false, &[]).unwrap();
-    let report = run_seed(&options, false, false);
-    match &report.verdict {
-        Verdict::KnownBug(id, _) => assert_eq!(id, STUCK_INFLIGHT_WINDOW),
-        other => panic!(
-            "seed 2 no longer hits the known raft bug: {}",
-            other.summary()
-        ),
-    }
-}
-
-#[test]
-#[ignore = "raft bug raft-stuck-inflight-window: a heartbeat response never unpauses a full inflight window"]
-fn seed_2_converges_once_raft_is_fixed() {
+fn seed_2_converges_now_that_raft_frees_a_full_inflight_window() {
     let options = options_for(2, false, &[]).unwrap();
     let report = run_seed(&options, false, false);
     assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));

@@ -1,0 +1,45 @@
+//! `raftsim run`: one seed, its report, and on failure the command that reproduces it.
+
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use clap::Args;
+
+use crate::run::{options_for, run_seed};
+
+#[derive(Debug, Args)]
+pub struct Arguments {
+    /// The run's seed.
+    #[arg(long)]
+    pub seed: u64,
+    /// Draw the cluster, faults and workload from the seed (swarm mode).
+    #[arg(long)]
+    pub swarm: bool,
+    /// Set an option, e.g. `--set cluster.node_count=3` (names as in the report).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub settings: Vec<String>,
+    /// Print every event as it happens.
+    #[arg(long)]
+    pub trace: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Run the seed twice and name the first event where the runs differ.
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Leave the option listing out of the report.
+    #[arg(long)]
+    pub brief: bool,
+}
+
+pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
+    let options = options_for(arguments.seed, arguments.swarm, &arguments.settings)
+        .map_err(|error| anyhow!(error))?;
+    let report = run_seed(&options, arguments.trace, arguments.check_determinism);
+    if arguments.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.text(!arguments.brief));
+    }
+    Ok(ExitCode::from(report.verdict.class().exit_code()))
+}
