@@ -28,8 +28,9 @@ fmt:
 
 ## sim: the main job: a swarm sweep of SEEDS (each seed draws its own cluster size, faults and
 ## workload), with a progress bar and a table of failures; every failure prints the command that
-## reproduces it. Exit codes: 0 pass, 3 safety, 4 liveness, 5 panic, 6 nondeterminism (seeds that
-## hit a known, reported bug are listed but pass unless ARGS=--strict).
+## reproduces it. Exit codes: 0 pass, 4 safety violation, 5 liveness failure, 6 panic,
+## 7 nondeterminism, 3 usage error (seeds that hit a known, reported bug are listed but pass unless
+## ARGS=--strict).
 sim:
 	$(RAFTSIM) sweep --swarm --seeds $(SEEDS) --jobs $(JOBS) $(ARGS)
 

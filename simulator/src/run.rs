@@ -7,6 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
 
 use crate::determinism::{first_divergence, EventRecord};
+use crate::history::History;
 use crate::options::{settings_diff, RunOptions};
 use crate::report::{RunReport, Verdict};
 use crate::swarm;
@@ -98,6 +99,16 @@ pub fn run_once(
     print_trace: bool,
     record: bool,
 ) -> (RunReport, Vec<EventRecord>) {
+    let (report, records, _) = run_once_with_history(options, print_trace, record);
+    (report, records)
+}
+
+/// Runs one seed once and also returns its client history.
+pub fn run_once_with_history(
+    options: &RunOptions,
+    print_trace: bool,
+    record: bool,
+) -> (RunReport, Vec<EventRecord>, History) {
     let mut world = World::new(options.clone(), print_trace, record);
     let verdict = match capture_panics(|| world.run()) {
         Ok(verdict) => verdict,
@@ -115,16 +126,26 @@ pub fn run_once(
         report.trace_tail = world.trace_tail();
         report.reproduce.push_str(" --trace");
     }
-    (report, records)
+    (report, records, world.history().clone())
 }
 
 /// Runs one seed, twice when `check_determinism`, in which case two runs that part make the
 /// verdict [`Verdict::Nondeterminism`] naming the first event that differs.
 pub fn run_seed(options: &RunOptions, print_trace: bool, check_determinism: bool) -> RunReport {
+    run_seed_with_history(options, print_trace, check_determinism).0
+}
+
+/// [`run_seed`], also returning the (first run's) client history.
+pub fn run_seed_with_history(
+    options: &RunOptions,
+    print_trace: bool,
+    check_determinism: bool,
+) -> (RunReport, History) {
     if !check_determinism {
-        return run_once(options, print_trace, false).0;
+        let (report, _, history) = run_once_with_history(options, print_trace, false);
+        return (report, history);
     }
-    let (mut first, first_records) = run_once(options, print_trace, true);
+    let (mut first, first_records, history) = run_once_with_history(options, print_trace, true);
     let (second, second_records) = run_once(options, false, true);
     let divergence = first_divergence(&first_records, &second_records).or_else(|| {
         (first.verdict != second.verdict).then(|| crate::determinism::Divergence {
@@ -136,5 +157,5 @@ pub fn run_seed(options: &RunOptions, print_trace: bool, check_determinism: bool
         first.verdict = Verdict::Nondeterminism(divergence);
         first.reproduce.push_str(" --check-determinism");
     }
-    first
+    (first, history)
 }

@@ -2,10 +2,11 @@
 
 use std::process::ExitCode;
 
-use anyhow::anyhow;
+use anyhow::{anyhow, Context};
 use clap::Args;
 
-use crate::run::{options_for, run_seed};
+use crate::linearizability::html_picture;
+use crate::run::{options_for, run_seed_with_history};
 
 #[derive(Debug, Args)]
 pub struct Arguments {
@@ -30,12 +31,22 @@ pub struct Arguments {
     /// Leave the option listing out of the report.
     #[arg(long)]
     pub brief: bool,
+    /// Also write the linearizability checker's HTML picture of the client history.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<std::path::PathBuf>,
 }
 
 pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
     let options = options_for(arguments.seed, arguments.swarm, &arguments.settings)
         .map_err(|error| anyhow!(error))?;
-    let report = run_seed(&options, arguments.trace, arguments.check_determinism);
+    let (report, history) =
+        run_seed_with_history(&options, arguments.trace, arguments.check_determinism);
+    if let Some(path) = &arguments.html {
+        let title = format!("raftsim seed {}", options.seed);
+        let page = html_picture(&history, options.checker_steps_max, &title);
+        std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("picture written to {}", path.display());
+    }
     if arguments.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
