@@ -29,15 +29,15 @@ fmt:
 ## sim: the main job: a swarm sweep of SEEDS (each seed draws its own cluster size, faults and
 ## workload), with a progress bar and a table of failures; every failure prints the command that
 ## reproduces it. Exit codes: 0 pass, 4 safety violation, 5 liveness failure, 6 panic,
-## 7 nondeterminism, 3 usage error (seeds that hit a known, reported bug are listed but pass unless
-## ARGS=--strict).
+## 7 nondeterminism, 8 known bug, 3 usage error. Seeds that hit a known, reported and not yet
+## fixed bug (simulator/src/known_bugs.rs) are listed but do not fail `sim` or the gate.
 sim:
-	$(RAFTSIM) sweep --swarm --seeds $(SEEDS) --jobs $(JOBS) $(ARGS)
+	$(RAFTSIM) sweep --swarm --seeds $(SEEDS) --jobs $(JOBS) --allow-known-bugs $(ARGS)
 
 ## sim-gate: what `make test` adds: a bounded swarm sweep and a determinism check.
 sim-gate:
-	$(RAFTSIM) sweep --swarm --seeds $(GATE_SEEDS) --jobs $(JOBS) --quiet
-	$(RAFTSIM) sweep --swarm --seeds $(DETERMINISM_SEEDS) --jobs $(JOBS) --check-determinism --quiet
+	$(RAFTSIM) sweep --swarm --seeds $(GATE_SEEDS) --jobs $(JOBS) --allow-known-bugs --quiet
+	$(RAFTSIM) sweep --swarm --seeds $(DETERMINISM_SEEDS) --jobs $(JOBS) --allow-known-bugs --check-determinism --quiet
 
 ## sweep: any seed range with any options, e.g.
 ##   make sweep SEEDS=1000..2000 ARGS='--set cluster.node_count=3 --set faults.fault_window_ms=5000'

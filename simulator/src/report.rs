@@ -34,7 +34,7 @@ pub enum Verdict {
 pub enum Class {
     /// Exit 0.
     Pass,
-    /// Exit 8 (a sweep counts it apart and, unless strict, does not fail on it).
+    /// Exit 8 (a sweep counts it apart; with `--allow-known-bugs` it does not fail on it).
     KnownBug,
     /// Exit 5.
     Liveness,

@@ -75,10 +75,10 @@ impl SweepSummary {
             .unwrap_or(Class::Pass)
     }
 
-    /// The exit code: the worst class's, where known bugs fail only a `strict` sweep.
-    pub fn exit_code(&self, strict: bool) -> u8 {
+    /// The exit code: the worst class's; with `allow_known_bugs`, known bugs alone pass.
+    pub fn exit_code(&self, allow_known_bugs: bool) -> u8 {
         match self.worst() {
-            Class::KnownBug if !strict => 0,
+            Class::KnownBug if allow_known_bugs => 0,
             worst => worst.exit_code(),
         }
     }

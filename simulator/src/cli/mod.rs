@@ -29,7 +29,7 @@ pub enum Command {
     /// failure, 6: panic, 7: nondeterminism, 8: a known bug, 3: error.
     Run(run::Arguments),
     /// Run many seeds in parallel and print a table of the failures; the exit code is the worst
-    /// seed's (known bugs fail only with --strict).
+    /// seed's (known bugs alone pass with --allow-known-bugs).
     Sweep(sweep::Arguments),
     /// Measure the simulator's speed on one core.
     Bench(bench::Arguments),

@@ -34,9 +34,10 @@ pub struct Arguments {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// Exit non-zero on seeds that hit a known (reported, unfixed) bug too.
+    /// Exit zero when the only failures are known (reported, unfixed) bugs; they are still
+    /// listed.
     #[arg(long)]
-    pub strict: bool,
+    pub allow_known_bugs: bool,
 }
 
 /// Parses `A..B` (B exclusive) or a single seed.
@@ -84,7 +85,9 @@ pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", summary.text());
     }
-    Ok(ExitCode::from(summary.exit_code(arguments.strict)))
+    Ok(ExitCode::from(
+        summary.exit_code(arguments.allow_known_bugs),
+    ))
 }
 
 #[cfg(test)]
