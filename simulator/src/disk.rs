@@ -128,18 +128,18 @@ fn crashed_error() -> io::Error {
 }
 
 /// One content change since the last sync: the file became
-/// `old[..offset] ++ bytes ++ old[offset + bytes.len()..]` (a write) or `old[..length]`
-/// (a truncation); enough is kept to undo it.
+/// `old[..offset] ++ new ++ old[offset + length..]` (a write of `length` bytes) or
+/// `old[..length]` (a truncation). Only what undoes it is kept: the new bytes are in the
+/// current contents, and a crash rebuilds any earlier state by undoing later changes.
 #[derive(Clone, Debug)]
 enum PendingChange {
     Write {
         offset: usize,
-        bytes: Vec<u8>,
+        length: usize,
         length_before: usize,
         overwritten: Vec<u8>,
     },
     Truncate {
-        length: usize,
         removed: Vec<u8>,
     },
 }
@@ -164,7 +164,7 @@ impl SimFile {
         self.current[offset..offset + bytes.len()].copy_from_slice(bytes);
         self.pending.push(PendingChange::Write {
             offset,
-            bytes: bytes.to_vec(),
+            length: bytes.len(),
             length_before,
             overwritten,
         });
@@ -173,74 +173,63 @@ impl SimFile {
     fn truncate(&mut self, length: usize) {
         let removed = self.current[length..].to_vec();
         self.current.truncate(length);
-        self.pending
-            .push(PendingChange::Truncate { length, removed });
+        self.pending.push(PendingChange::Truncate { removed });
     }
 
-    /// The contents as of the last sync.
-    fn durable(&self) -> Vec<u8> {
-        let mut bytes = self.current.clone();
-        for change in self.pending.iter().rev() {
-            match change {
-                PendingChange::Write {
-                    offset,
-                    length_before,
-                    overwritten,
-                    ..
-                } => {
-                    bytes[*offset..*offset + overwritten.len()].copy_from_slice(overwritten);
-                    bytes.truncate(*length_before);
-                }
-                PendingChange::Truncate { removed, .. } => bytes.extend_from_slice(removed),
-            }
-        }
-        bytes
-    }
-
-    /// Applies the pending changes to the durable contents in order, cut as a crash cuts them.
-    /// Returns whether some change was torn or lost.
+    /// Crash recovery: the pending changes reach the platter in order and the power cut stops
+    /// them at a random point: changes `0..kept` whole, change `kept` (if any) torn at a sector
+    /// boundary, the rest lost. Built by undoing, newest first, what did not land. Returns
+    /// whether some change was torn or lost.
     fn crash(&mut self, sector_size_bytes: u64, rng: &mut SimRng) -> bool {
         if self.pending.is_empty() {
             return false;
         }
-        let mut bytes = self.durable();
         let pending = std::mem::take(&mut self.pending);
-        // Changes 0..kept survive whole; change `kept` (if any) is torn; the rest are lost.
         let kept = rng.below(pending.len() as u64 + 1) as usize;
-        for (position, change) in pending.iter().enumerate() {
-            if position > kept {
-                break;
-            }
-            let torn = position == kept;
-            match change {
-                PendingChange::Write {
-                    offset, bytes: new, ..
-                } => {
-                    let length = if torn {
-                        torn_length(*offset as u64, new.len() as u64, sector_size_bytes, rng)
-                            as usize
-                    } else {
-                        new.len()
-                    };
-                    if *offset > bytes.len() {
-                        // An earlier change that would have made room for this one was lost.
-                        break;
-                    }
-                    if offset + length > bytes.len() {
-                        bytes.resize(offset + length, 0);
-                    }
-                    bytes[*offset..offset + length].copy_from_slice(&new[..length]);
-                }
-                PendingChange::Truncate { length, .. } => {
-                    // Metadata: all or nothing.
-                    if !torn || rng.chance(0.5) {
-                        bytes.truncate((*length).min(bytes.len()));
-                    }
-                }
-            }
+        for change in pending[kept.min(pending.len())..].iter().skip(1).rev() {
+            undo(&mut self.current, change);
         }
-        self.current = bytes;
+        match pending.get(kept) {
+            None => {}
+            Some(PendingChange::Write {
+                offset,
+                length,
+                length_before,
+                overwritten,
+            }) => {
+                let cut =
+                    torn_length(*offset as u64, *length as u64, sector_size_bytes, rng) as usize;
+                // Bytes past the cut are as they were before the write.
+                let restore_end = (offset + length).min(*length_before);
+                if offset + cut < restore_end {
+                    self.current[offset + cut..restore_end]
+                        .copy_from_slice(&overwritten[cut..restore_end - offset]);
+                }
+                self.current.truncate((*length_before).max(offset + cut));
+            }
+            // Metadata: all or nothing.
+            Some(change @ PendingChange::Truncate { .. }) if rng.chance(0.5) => {
+                undo(&mut self.current, change);
+            }
+            Some(PendingChange::Truncate { .. }) => {}
+        }
         kept < pending.len()
+    }
+}
+
+/// Reverts one change of `bytes`, which must be the contents just after it.
+fn undo(bytes: &mut Vec<u8>, change: &PendingChange) {
+    match change {
+        PendingChange::Write {
+            offset,
+            length_before,
+            overwritten,
+            ..
+        } => {
+            bytes[*offset..*offset + overwritten.len()].copy_from_slice(overwritten);
+            bytes.truncate(*length_before);
+        }
+        PendingChange::Truncate { removed } => bytes.extend_from_slice(removed),
     }
 }
 
@@ -722,6 +711,33 @@ mod tests {
                 "seed {seed}: {after:?}"
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_torn_overwrite_keeps_old_bytes_past_the_cut() -> io::Result<()> {
+        let mut seen = BTreeSet::new();
+        for seed in 0..100 {
+            let mut disk = disk(seed);
+            disk.create("f")?;
+            disk.append("f", b"0123456789AB")?;
+            disk.sync("f")?;
+            disk.sync_dir()?;
+            disk.write_at("f", 2, b"abcdefghijklmn")?;
+            disk.crash();
+            seen.insert(disk.read("f")?);
+        }
+        let expected: BTreeSet<Vec<u8>> = [
+            &b"0123456789AB"[..],
+            b"01ab456789AB",
+            b"01abcdef89AB",
+            b"01abcdefghij",
+            b"01abcdefghijklmn",
+        ]
+        .iter()
+        .map(|bytes| bytes.to_vec())
+        .collect();
+        assert_eq!(seen, expected);
         Ok(())
     }
 
