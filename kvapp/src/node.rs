@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::disk::Disk;
-use crate::snapshotter::{SnapshotError, Snapshotter, SnapshotterConfig};
+use crate::snapshotter::{snapshot_file_name, SnapshotError, Snapshotter, SnapshotterConfig};
 use crate::store::StoreError;
 use crate::store::{decode_command, encode_command, ClientId, Command, Reply, Sequence, Store};
 use crate::transport::Transport;
@@ -145,6 +145,14 @@ pub enum NodeError {
     /// A snapshot payload does not decode.
     #[error("snapshot payload: {0}")]
     Payload(CodecError),
+    /// A file operation failed.
+    #[error("disk: {file}: {error}")]
+    Disk {
+        /// The file.
+        file: String,
+        /// What went wrong.
+        error: std::io::Error,
+    },
 }
 
 /// Why incoming bytes were not stepped.
@@ -295,6 +303,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         snapshotter: &Snapshotter,
     ) -> Result<(Wal, MemStorage, Store, BTreeMap<NodeId, Vec<u8>>, Index), NodeError> {
         let usable = Wal::usable_snapshots(disk)?;
+        Self::remove_unusable_snapshots(disk, snapshotter, &usable)?;
         let snapshot = snapshotter.load_newest(disk, &usable)?;
         let marker = snapshot.as_ref().map_or(SnapshotMarker::default(), |s| {
             SnapshotMarker::of(&s.metadata)
@@ -319,6 +328,38 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         hard_state.term = hard_state.term.max(base.term);
         storage.set_hard_state(hard_state);
         Ok((wal, storage, store, members, marker.index))
+    }
+
+    /// Removes snapshot files that the WAL cannot restart from: a file whose marker never became
+    /// durable (a crash between saving the file and recording its marker) or whose log the WAL
+    /// has released. Kept, such a file would count among the newest snapshots at the next
+    /// compaction, and the WAL would be asked to release up to a marker it never had. (Found by
+    /// the simulator.)
+    fn remove_unusable_snapshots(
+        disk: &mut D,
+        snapshotter: &Snapshotter,
+        usable: &[SnapshotMarker],
+    ) -> Result<(), NodeError> {
+        let mut removed = false;
+        for marker in snapshotter.list(disk)? {
+            if usable.contains(&marker) {
+                continue;
+            }
+            let file = snapshot_file_name(marker);
+            tracing::warn!(file = %file, "removing a snapshot file the WAL cannot restart from");
+            disk.remove(&file).map_err(|error| NodeError::Disk {
+                file: file.clone(),
+                error,
+            })?;
+            removed = true;
+        }
+        if removed {
+            disk.sync_dir().map_err(|error| NodeError::Disk {
+                file: ".".to_string(),
+                error,
+            })?;
+        }
+        Ok(())
     }
 
     #[allow(clippy::type_complexity)]

@@ -10,7 +10,9 @@ pub enum ReadOnlyOption {
     #[default]
     Safe,
     /// Trust the leader lease: serve at once while CheckQuorum keeps the leader honest. Correct
-    /// only if clocks drift less than the election timeout allows; requires `check_quorum`.
+    /// only if clocks drift less than the election timeout allows; requires `check_quorum`. A
+    /// leader that has sent TimeoutNow in its term forfeits its lease (the transferee's election
+    /// ignores leases) and confirms reads as `Safe` does for the rest of the term.
     LeaseBased,
 }
 
@@ -44,7 +46,16 @@ pub struct Config {
     pub read_only_option: ReadOnlyOption,
     /// Followers drop proposals instead of forwarding them to the leader.
     pub disable_proposal_forwarding: bool,
-    /// A leader removed from the configuration steps down at once.
+    /// A leader removed from the configuration (or demoted to learner) steps down once it
+    /// applies the change, as Raft thesis §4.2.2 describes. Without it (etcd's default) the
+    /// removed leader keeps leading, accepting no proposals, until the application stops it;
+    /// its heartbeats keep the remaining voters from electing a leader meanwhile.
+    ///
+    /// Either way a removed node still answers vote requests, which a two-voter cluster that
+    /// removes its leader may need (etcd #10563): if the message telling the other voter that
+    /// the removal committed is lost, that voter still has the old configuration and needs the
+    /// removed node's vote. Keep the removed node running until the others have a leader, or
+    /// transfer leadership away before removing a leader.
     pub step_down_on_removal: bool,
     /// Seed of this node's random election timeouts; a node is a pure function of its seed and
     /// its inputs.

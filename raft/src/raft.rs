@@ -96,6 +96,11 @@ pub struct Raft<S: Storage> {
     /// Reads received before the leader committed an entry of its own term (etcd #7331): until
     /// then its commit index may be stale, so they wait.
     pending_read_index_messages: Vec<Message>,
+    /// Whether this leader sent TimeoutNow in its term. The transferee's election is forced
+    /// past the voters' leases (thesis §3.10), so from then on, even if the transfer seems to
+    /// fail, another node may lead a later term unbeknownst to this one: lease-based reads
+    /// are confirmed by a heartbeat round for the rest of the term (etcd-io/raft #99).
+    lease_forfeited: bool,
     election_elapsed: usize,
     heartbeat_elapsed: usize,
     election_timeout: usize,
@@ -132,6 +137,7 @@ impl<S: Storage> Raft<S> {
             read_states: Vec::new(),
             messages: Vec::new(),
             pending_read_index_messages: Vec::new(),
+            lease_forfeited: false,
             election_elapsed: 0,
             heartbeat_elapsed: 0,
             election_timeout: config.election_tick,
@@ -409,6 +415,7 @@ impl<S: Storage> Raft<S> {
         self.uncommitted_size_bytes = 0;
         self.read_only.clear();
         self.pending_read_index_messages.clear();
+        self.lease_forfeited = false;
     }
 
     fn reset_randomized_election_timeout(&mut self) {
@@ -831,17 +838,26 @@ impl<S: Storage> Raft<S> {
             return Err(RaftError::ProposalDropped);
         }
         let last_index = self.raft_log.last_index();
+        let mut conf_change_index = None;
         for (offset, entry) in message.entries.iter().enumerate() {
             if entry.entry_type != EntryType::ConfChange {
                 continue;
             }
-            if self.validate_conf_change_proposal(&entry.data).is_err() {
+            // A second change in the same proposal would be pending behind the first.
+            if conf_change_index.is_some()
+                || self.validate_conf_change_proposal(&entry.data).is_err()
+            {
                 return Err(RaftError::ProposalDropped);
             }
-            self.pending_conf_index = last_index + offset as u64 + 1;
+            conf_change_index = Some(last_index + offset as u64 + 1);
         }
         if !self.append_entry(&mut message.entries) {
             return Err(RaftError::ProposalDropped);
+        }
+        // Only an appended change is pending: had a dropped one been recorded, every later
+        // change would be refused until another entry happened to reach its index.
+        if let Some(index) = conf_change_index {
+            self.pending_conf_index = index;
         }
         self.broadcast_append();
         Ok(())
@@ -981,9 +997,7 @@ impl<S: Storage> Raft<S> {
         if progress.matched < last_index || progress.state == ProgressState::Probe {
             self.maybe_send_append(from, true);
         }
-        if self.read_only.option != ReadOnlyOption::Safe {
-            return;
-        }
+        // Rounds also confirm lease-based reads once the lease is forfeited.
         let Some(round) = decode_round(&message.context) else {
             return;
         };
@@ -1023,6 +1037,7 @@ impl<S: Storage> Raft<S> {
     }
 
     fn send_timeout_now(&mut self, to: NodeId) {
+        self.lease_forfeited = true;
         self.send(Message::new(MessageType::TimeoutNow, to, self.id));
     }
 
@@ -1228,18 +1243,14 @@ impl<S: Storage> Raft<S> {
             self.become_follower(self.term + 1, INVALID_ID);
             return false;
         }
+        // The snapshot's configuration may not contain this node: a leader only sends to nodes
+        // of its own configuration, but its newest snapshot may predate the change that added
+        // this one. Installing it is safe (it holds only committed state, and a node outside
+        // its configuration does not campaign), and the entries after it add this node. etcd
+        // refuses such snapshots (its server makes a fresh one for each send); with a storage
+        // that serves its newest snapshot as is, like MemStorage, the refused node stayed
+        // behind, sent the same snapshot again and again until a newer one was taken.
         let conf_state = &snapshot.metadata.conf_state;
-        let member = conf_state
-            .voters
-            .iter()
-            .chain(&conf_state.learners)
-            .chain(&conf_state.voters_outgoing)
-            .any(|&id| id == self.id);
-        if !member {
-            // A snapshot from a configuration that does not contain us: ignore it rather than
-            // become a node that is not part of its own cluster.
-            return false;
-        }
         if self.raft_log.match_term(index, term) {
             // We have the entries already; just learn that they are committed.
             self.raft_log.commit_to(index);
@@ -1311,11 +1322,13 @@ impl<S: Storage> Raft<S> {
     /// leaves automatically proposes the leave once the joint configuration is applied, also
     /// when it became leader after the joint configuration was entered (etcd #12136).
     pub fn applied_to(&mut self, index: Index) {
-        let old_applied = self.raft_log.applied;
-        let new_applied = index.max(old_applied);
+        let new_applied = index.max(self.raft_log.applied);
         self.raft_log.applied_to(new_applied);
+        // Checked on every apply rather than only when `applied` first reaches the pending
+        // index: the proposal is refused while a leadership transfer is in progress, and must
+        // be made again once the transfer is abandoned (as etcd does), or the configuration
+        // would stay joint. A proposal that is accepted moves the pending index past `applied`.
         if self.tracker.config.auto_leave
-            && old_applied <= self.pending_conf_index
             && new_applied >= self.pending_conf_index
             && self.role == StateRole::Leader
         {
@@ -1325,8 +1338,8 @@ impl<S: Storage> Raft<S> {
                 data: codec::encode_conf_change(&ConfChange::leave_joint()),
                 ..Entry::default()
             }];
-            // A refusal (for example during a leadership transfer) is retried on a later apply
-            // only if another configuration entry is applied; the next leader retries too.
+            // A refusal (during a leadership transfer, or at the uncommitted-size limit) is
+            // retried on the next apply; a new leader retries too (etcd #12136).
             let _ = self.step(proposal);
         }
     }
@@ -1338,7 +1351,10 @@ impl<S: Storage> Raft<S> {
     }
 
     fn leader_read_index(&mut self, message: Message) -> Result<(), RaftError> {
-        if self.tracker.is_singleton() {
+        // A leader that is the only voter decides alone. A leader removed from the
+        // configuration (without step_down_on_removal) may find one voter left that is not
+        // itself: that voter may already lead a later term, so its acknowledgement is needed.
+        if self.tracker.is_singleton() && self.tracker.config.voters.contains(self.id) {
             let index = self.raft_log.committed;
             self.respond_to_read_index(message, index);
             return Ok(());
@@ -1356,16 +1372,19 @@ impl<S: Storage> Raft<S> {
 
     fn confirm_read_index(&mut self, message: Message) -> Result<(), RaftError> {
         let index = self.raft_log.committed;
-        match self.read_only.option {
-            ReadOnlyOption::Safe => {
-                if self.read_only.pending_count() >= MAX_PENDING_READS {
-                    return Err(RaftError::ReadIndexDropped);
-                }
-                let round = self.read_only.add_request(index, message, self.id);
-                self.broadcast_heartbeat_with_context(encode_round(round));
-            }
-            ReadOnlyOption::LeaseBased => self.respond_to_read_index(message, index),
+        let trust_lease = match self.read_only.option {
+            ReadOnlyOption::Safe => false,
+            ReadOnlyOption::LeaseBased => !self.lease_forfeited,
+        };
+        if trust_lease {
+            self.respond_to_read_index(message, index);
+            return Ok(());
         }
+        if self.read_only.pending_count() >= MAX_PENDING_READS {
+            return Err(RaftError::ReadIndexDropped);
+        }
+        let round = self.read_only.add_request(index, message, self.id);
+        self.broadcast_heartbeat_with_context(encode_round(round));
         Ok(())
     }
 
@@ -1398,3 +1417,7 @@ impl<S: Storage> Raft<S> {
         self.send(response);
     }
 }
+
+#[cfg(test)]
+#[path = "raft_tests.rs"]
+mod tests;

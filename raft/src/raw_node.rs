@@ -116,7 +116,15 @@ impl<S: Storage> RawNode<S> {
         self.raft.step(message)
     }
 
-    /// Proposes a configuration change. Only one may be pending at a time.
+    /// Proposes a configuration change. Only one may be pending at a time: the leader refuses
+    /// (with [`RaftError::ProposalDropped`]) a change while an earlier one is not applied, any
+    /// change but leaving while joint, and a change that cannot apply (such as removing every
+    /// voter).
+    ///
+    /// Removing the leader itself works (see [`Config::step_down_on_removal`]), but in a
+    /// cluster of two voters prefer [`RawNode::transfer_leader`] first and removing the former
+    /// leader afterwards: otherwise the remaining voter may need the removed node's vote to
+    /// finish the change (etcd #10563).
     pub fn propose_conf_change(&mut self, change: &ConfChange) -> Result<(), RaftError> {
         let mut message = Message::new(MessageType::Propose, INVALID_ID, self.raft.id);
         message.entries = vec![Entry {

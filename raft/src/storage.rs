@@ -83,11 +83,19 @@ pub(crate) fn limit_size(entries: &mut Vec<Entry>, max_size_bytes: u64) {
 
 /// An in-memory [`Storage`] that the application also writes to.
 ///
+/// It keeps two configurations apart: the one of the snapshot (as of the snapshot's index, sent
+/// to followers that need it) and the latest one the application applied (reported by
+/// [`Storage::initial_state`], so that a restarted node resumes with it). Overwriting the
+/// snapshot's configuration with a later one would hand followers a snapshot whose
+/// configuration already includes changes that the entries after it apply again.
+///
 /// Invariant: `entries[0]` is the dummy entry at the snapshot's index and term, so
 /// `entries[k].index == entries[0].index + k` for every k.
 #[derive(Clone, Debug)]
 pub struct MemStorage {
     hard_state: HardState,
+    /// The latest configuration applied (or installed with a snapshot).
+    conf_state: ConfState,
     snapshot: Snapshot,
     entries: Vec<Entry>,
 }
@@ -103,15 +111,25 @@ impl MemStorage {
     pub fn new() -> MemStorage {
         MemStorage {
             hard_state: HardState::default(),
+            conf_state: ConfState::default(),
             snapshot: Snapshot::default(),
             entries: vec![Entry::default()],
         }
     }
 
     /// An empty log whose configuration is `conf_state` (how a brand-new cluster bootstraps).
+    ///
+    /// The bootstrap configuration lives here, not in the log. A node that joins later must
+    /// therefore either start from this same configuration (it is not a member of it, so it
+    /// does not campaign) and be caught up by the log or a snapshot, or start empty and be
+    /// caught up by a snapshot: an empty node replaying the log from index 1 would apply its
+    /// own addition to an empty configuration and take itself for the only voter. (Clusters
+    /// that bootstrap with configuration-change entries in the log, as etcd does, have no such
+    /// constraint.)
     pub fn new_with_conf_state(conf_state: ConfState) -> MemStorage {
         let mut storage = MemStorage::new();
-        storage.snapshot.metadata.conf_state = conf_state;
+        storage.snapshot.metadata.conf_state = conf_state.clone();
+        storage.conf_state = conf_state;
         storage
     }
 
@@ -125,9 +143,10 @@ impl MemStorage {
         self.hard_state = hard_state;
     }
 
-    /// Replaces the configuration that `initial_state` reports.
+    /// Records the configuration the application applied last, which `initial_state` reports.
+    /// The snapshot already taken keeps the configuration as of its own index.
     pub fn set_conf_state(&mut self, conf_state: ConfState) {
-        self.snapshot.metadata.conf_state = conf_state;
+        self.conf_state = conf_state;
     }
 
     fn offset(&self) -> Index {
@@ -175,12 +194,15 @@ impl MemStorage {
         if self.hard_state.term < snapshot.metadata.term {
             self.hard_state.term = snapshot.metadata.term;
         }
+        self.conf_state = snapshot.metadata.conf_state.clone();
         self.snapshot = snapshot;
         Ok(())
     }
 
     /// Records a snapshot of the application state as of `index` (which must be applied, hence
-    /// in the log) and returns it. `conf_state` replaces the configuration when given.
+    /// in the log) and returns it. `conf_state` is the configuration as of `index`; without it,
+    /// the one last recorded with [`MemStorage::set_conf_state`] is used, which is right when
+    /// `index` is the applied index. The configuration `initial_state` reports is unchanged.
     pub fn create_snapshot(
         &mut self,
         index: Index,
@@ -198,9 +220,7 @@ impl MemStorage {
         let term = self.entries[(index - self.offset()) as usize].term;
         self.snapshot.metadata.index = index;
         self.snapshot.metadata.term = term;
-        if let Some(conf_state) = conf_state {
-            self.snapshot.metadata.conf_state = conf_state;
-        }
+        self.snapshot.metadata.conf_state = conf_state.unwrap_or_else(|| self.conf_state.clone());
         self.snapshot.data = data;
         Ok(self.snapshot.clone())
     }
@@ -229,7 +249,7 @@ impl Storage for MemStorage {
     fn initial_state(&self) -> Result<RaftState, StorageError> {
         Ok(RaftState {
             hard_state: self.hard_state,
-            conf_state: self.snapshot.metadata.conf_state.clone(),
+            conf_state: self.conf_state.clone(),
         })
     }
 
@@ -391,6 +411,32 @@ mod tests {
         assert_eq!(
             other.apply_snapshot(older),
             Err(StorageError::SnapshotOutOfDate)
+        );
+    }
+
+    #[test]
+    fn a_later_configuration_does_not_rewrite_the_snapshot_taken_before_it() {
+        let mut storage = MemStorage::new_with_conf_state(ConfState::with_voters([1, 2, 3]));
+        storage
+            .append(&[entry(1, 1), entry(2, 1), entry(3, 1)])
+            .unwrap();
+        storage.create_snapshot(2, None, Vec::new()).unwrap();
+        // Entry 3 adds node 4; the application records the new configuration.
+        storage.set_conf_state(ConfState::with_voters([1, 2, 3, 4]));
+        // A follower restoring the snapshot at 2 then applies entry 3 itself: the snapshot
+        // must not contain node 4 already.
+        assert_eq!(
+            storage.snapshot(0).unwrap().metadata.conf_state,
+            ConfState::with_voters([1, 2, 3])
+        );
+        assert_eq!(
+            storage.initial_state().unwrap().conf_state,
+            ConfState::with_voters([1, 2, 3, 4])
+        );
+        let next = storage.create_snapshot(3, None, Vec::new()).unwrap();
+        assert_eq!(
+            next.metadata.conf_state,
+            ConfState::with_voters([1, 2, 3, 4])
         );
     }
 }

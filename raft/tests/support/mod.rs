@@ -3,6 +3,14 @@
 //! its `Ready` by the contract (persist, send, apply, advance) into a `MemStorage`. Safety is
 //! checked after every delivery: at most one leader per term, and every node applies the same
 //! entry at each index.
+//!
+//! Each node's state machine is a fingerprint of every entry it applied, in order; with a
+//! [`SnapshotPolicy`] nodes snapshot it and compact their logs, and a node that installs a
+//! snapshot must end up with the fingerprint the others had at that index. Applying is checked
+//! too: entries come in index order without gaps, every committed configuration change applies
+//! cleanly, and every node has the same configuration after applying the one at an index. The
+//! harness plays the application's part for snapshots (`report_snapshot` once a snapshot
+//! message is delivered or lost) and, if asked, for `report_unreachable`.
 
 #![allow(dead_code)]
 
@@ -11,10 +19,114 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use raft::codec;
 use raft::raft::StateRole;
 use raft::raw_node::RawNode;
-use raft::{ConfState, Config, Entry, EntryType, Index, MemStorage, Message, NodeId, Term};
+use raft::{
+    ConfChange, ConfState, Config, Entry, EntryType, Index, MemStorage, Message, MessageType,
+    NodeId, RaftError, ReadState, Snapshot, Storage, Term,
+};
 
 /// The entry applied at one index: its term, type and payload.
 pub type AppliedEntry = (Term, EntryType, Vec<u8>);
+
+/// When nodes snapshot their state machine and compact their logs.
+#[derive(Clone, Copy, Debug)]
+pub struct SnapshotPolicy {
+    /// A node snapshots once its applied index is this many entries past its last snapshot.
+    pub interval_entries: u64,
+    /// Entries kept before the snapshot's index when compacting, for followers a little behind.
+    pub keep_entries: u64,
+}
+
+/// A node's state machine, reduced to a fingerprint of every entry applied, in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Machine {
+    /// The last index applied (or installed with a snapshot).
+    pub applied: Index,
+    /// A hash of everything applied up to `applied`.
+    pub fingerprint: u64,
+}
+
+impl Machine {
+    fn apply(&mut self, entry: &Entry) {
+        assert_eq!(
+            entry.index,
+            self.applied + 1,
+            "entries must be applied in order without gaps"
+        );
+        // FNV-1a over the entry: deterministic across runs and platforms.
+        let mut hash = self.fingerprint ^ 0xcbf2_9ce4_8422_2325;
+        let kind = match entry.entry_type {
+            EntryType::Normal => 0u8,
+            EntryType::ConfChange => 1u8,
+        };
+        let bytes = entry
+            .index
+            .to_le_bytes()
+            .into_iter()
+            .chain(entry.term.to_le_bytes())
+            .chain([kind])
+            .chain(entry.data.iter().copied());
+        for byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.fingerprint = hash;
+        self.applied = entry.index;
+    }
+
+    /// The snapshot payload: applied index and fingerprint.
+    fn encode(&self) -> Vec<u8> {
+        let mut data = self.applied.to_le_bytes().to_vec();
+        data.extend_from_slice(&self.fingerprint.to_le_bytes());
+        data
+    }
+
+    fn decode(snapshot: &Snapshot) -> Machine {
+        let data: [u8; 16] = snapshot.data.as_slice().try_into().unwrap_or_else(|_| {
+            panic!(
+                "snapshot at {} has no harness payload",
+                snapshot.metadata.index
+            )
+        });
+        let machine = Machine {
+            applied: u64::from_le_bytes(data[..8].try_into().unwrap()),
+            fingerprint: u64::from_le_bytes(data[8..].try_into().unwrap()),
+        };
+        assert_eq!(
+            machine.applied, snapshot.metadata.index,
+            "snapshot payload index differs from its metadata"
+        );
+        machine
+    }
+
+    /// The state machine a node starts with: empty, or what its storage's snapshot holds.
+    fn of_storage(storage: &MemStorage) -> Machine {
+        let snapshot = storage
+            .snapshot(0)
+            .expect("MemStorage always has a snapshot");
+        if snapshot.is_empty() {
+            Machine::default()
+        } else {
+            Machine::decode(&snapshot)
+        }
+    }
+}
+
+/// What happened during a run, so that tests can show they exercise what they claim to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Snapshots nodes took of their state machines.
+    pub snapshots_created: u64,
+    /// Snapshot messages delivered.
+    pub snapshots_delivered: u64,
+    /// Snapshots installed by followers.
+    pub snapshots_installed: u64,
+    /// Configuration changes applied, counted once per node that applied them.
+    pub conf_changes_applied: u64,
+    /// Leadership transfers: TimeoutNow messages delivered.
+    pub timeout_now_delivered: u64,
+    /// Read states handed to the application.
+    pub read_states: u64,
+}
 
 pub struct Cluster {
     pub nodes: BTreeMap<NodeId, RawNode<MemStorage>>,
@@ -28,12 +140,33 @@ pub struct Cluster {
     pub applied: BTreeMap<NodeId, Vec<(Index, AppliedEntry)>>,
     /// The first entry any node applied at each index; every other node must agree.
     pub applied_by_index: BTreeMap<Index, AppliedEntry>,
+    /// For each applied index, the term of the first node that applied it. The entry was
+    /// committed in that term or an earlier one (the applier learned of the commit from a
+    /// leader whose term it had adopted), so every leader of a later term must hold it.
+    pub commit_term_bound_by_index: BTreeMap<Index, Term>,
     /// The leader seen for each term; a second one is a safety violation.
     pub leader_by_term: BTreeMap<Term, NodeId>,
     /// Every message delivered, for tests that count traffic.
     pub delivered: Vec<Message>,
     /// Each node's configuration, to restart it.
     pub configs: BTreeMap<NodeId, Config>,
+    /// Whether and how often nodes snapshot and compact.
+    pub snapshot_policy: Option<SnapshotPolicy>,
+    /// Each node's state machine.
+    pub machines: BTreeMap<NodeId, Machine>,
+    /// The fingerprint of the state machine after each index, as first seen; every node agrees.
+    pub fingerprint_by_index: BTreeMap<Index, u64>,
+    /// The configuration after applying the configuration change at each index; every node
+    /// agrees.
+    pub conf_state_by_index: BTreeMap<Index, ConfState>,
+    /// The read states each node received, in order.
+    pub read_states: BTreeMap<NodeId, Vec<ReadState>>,
+    /// Whether a sender is told (`report_unreachable`) when a link drops its message.
+    pub report_unreachable: bool,
+    /// Counters of what happened.
+    pub stats: Stats,
+    /// The configuration the cluster was bootstrapped with (in storage, not in the log).
+    pub bootstrap_conf_state: ConfState,
 }
 
 pub fn config(id: NodeId) -> Config {
@@ -56,26 +189,31 @@ impl Cluster {
         conf_state: ConfState,
         configure: impl Fn(&mut Config),
     ) -> Cluster {
-        let mut nodes = BTreeMap::new();
-        let mut configs = BTreeMap::new();
-        for &id in ids {
-            let mut node_config = config(id);
-            configure(&mut node_config);
-            let storage = MemStorage::new_with_conf_state(conf_state.clone());
-            nodes.insert(id, RawNode::new(&node_config, storage).expect("valid node"));
-            configs.insert(id, node_config);
-        }
-        Cluster {
-            nodes,
+        let mut cluster = Cluster {
+            nodes: BTreeMap::new(),
             in_flight: VecDeque::new(),
             cut_links: BTreeSet::new(),
             stopped: BTreeSet::new(),
             applied: BTreeMap::new(),
             applied_by_index: BTreeMap::new(),
+            commit_term_bound_by_index: BTreeMap::new(),
             leader_by_term: BTreeMap::new(),
             delivered: Vec::new(),
-            configs,
+            configs: BTreeMap::new(),
+            snapshot_policy: None,
+            machines: BTreeMap::new(),
+            fingerprint_by_index: BTreeMap::new(),
+            conf_state_by_index: BTreeMap::new(),
+            read_states: BTreeMap::new(),
+            report_unreachable: false,
+            stats: Stats::default(),
+            bootstrap_conf_state: conf_state.clone(),
+        };
+        for &id in ids {
+            let storage = MemStorage::new_with_conf_state(conf_state.clone());
+            cluster.add_node(id, storage, &configure);
         }
+        cluster
     }
 
     /// Adds a node that starts with storage `storage` (for example an empty configuration, to be
@@ -83,9 +221,31 @@ impl Cluster {
     pub fn add_node(&mut self, id: NodeId, storage: MemStorage, configure: impl Fn(&mut Config)) {
         let mut node_config = config(id);
         configure(&mut node_config);
+        self.machines.insert(id, Machine::of_storage(&storage));
         self.nodes
             .insert(id, RawNode::new(&node_config, storage).expect("valid node"));
         self.configs.insert(id, node_config);
+    }
+
+    /// Adds a node that joins with empty storage and an empty configuration: it does nothing
+    /// until the leader adds it and sends it a snapshot. The cluster's bootstrap configuration
+    /// is in storage, not in the log, so such a node must be caught up by a snapshot (the
+    /// leader's log compacted); replaying the log from index 1 it would never learn the initial
+    /// voters. Use [`Cluster::add_joining_node`] when the log may not be compacted.
+    pub fn add_empty_node(&mut self, id: NodeId, configure: impl Fn(&mut Config)) {
+        self.add_node(id, MemStorage::new(), configure);
+    }
+
+    /// Adds a node that joins from the cluster's bootstrap configuration, which does not
+    /// contain it (so it does not campaign): it can be caught up by the log or by a snapshot.
+    pub fn add_joining_node(&mut self, id: NodeId, configure: impl Fn(&mut Config)) {
+        let storage = MemStorage::new_with_conf_state(self.bootstrap_conf_state.clone());
+        self.add_node(id, storage, configure);
+    }
+
+    /// Stops `id`: it neither receives nor ticks until restarted.
+    pub fn stop(&mut self, id: NodeId) {
+        self.stopped.insert(id);
     }
 
     /// Crashes and restarts `id`: volatile state is lost, its storage (everything it persisted)
@@ -93,12 +253,9 @@ impl Cluster {
     pub fn restart(&mut self, id: NodeId) {
         let storage = self.nodes[&id].storage().clone();
         let mut node_config = self.configs[&id].clone();
-        node_config.applied = storage.hard_state().commit.min(
-            self.applied
-                .get(&id)
-                .and_then(|entries| entries.last())
-                .map_or(0, |(index, _)| *index),
-        );
+        // The state machine survives the crash (as if it were persisted with its applied
+        // index); Raft resumes handing out entries after it.
+        node_config.applied = storage.hard_state().commit.min(self.machines[&id].applied);
         self.in_flight
             .retain(|message| message.from != id && message.to != id);
         self.nodes
@@ -167,24 +324,103 @@ impl Cluster {
             // 2. Send.
             self.in_flight.extend(ready.messages);
             // 3. Apply.
-            let node = self.nodes.get_mut(&id).expect("node exists");
-            let mut applied_now = Vec::new();
+            if let Some(snapshot) = &ready.snapshot {
+                self.install_snapshot(id, snapshot);
+            }
             for entry in &ready.committed_entries {
-                if entry.entry_type == EntryType::ConfChange {
-                    let change = codec::decode_conf_change(&entry.data).expect("conf change");
-                    if let Ok(conf_state) = node.apply_conf_change(&change) {
-                        node.storage_mut().set_conf_state(conf_state);
-                    }
-                }
-                applied_now.push(entry.clone());
+                self.apply_entry(id, entry);
             }
+            self.stats.read_states += ready.read_states.len() as u64;
+            self.read_states
+                .entry(id)
+                .or_default()
+                .extend(ready.read_states);
             // 4. Advance.
-            node.advance();
-            for entry in applied_now {
-                self.record_applied(id, &entry);
-            }
+            self.node_mut(id).advance();
+            self.maybe_snapshot(id);
             self.check_leaders();
         }
+    }
+
+    fn install_snapshot(&mut self, id: NodeId, snapshot: &Snapshot) {
+        let installed = Machine::decode(snapshot);
+        let machine = self.machines.entry(id).or_default();
+        assert!(
+            installed.applied > machine.applied,
+            "node {id} installed snapshot {} at or below its applied index {}",
+            installed.applied,
+            machine.applied
+        );
+        *machine = installed;
+        self.check_fingerprint(id, installed);
+        self.stats.snapshots_installed += 1;
+    }
+
+    fn apply_entry(&mut self, id: NodeId, entry: &Entry) {
+        if entry.entry_type == EntryType::ConfChange {
+            let change = codec::decode_conf_change(&entry.data).expect("conf change");
+            let node = self.nodes.get_mut(&id).expect("node exists");
+            // The leader validated the change against the configuration it applies to, so a
+            // committed change that does not apply is a bug.
+            let conf_state = node.apply_conf_change(&change).unwrap_or_else(|error| {
+                panic!(
+                    "node {id}: committed change {change:?} at index {} does not apply: {error}",
+                    entry.index
+                )
+            });
+            node.storage_mut().set_conf_state(conf_state.clone());
+            let agreed = self
+                .conf_state_by_index
+                .entry(entry.index)
+                .or_insert_with(|| conf_state.clone());
+            assert_eq!(
+                *agreed, conf_state,
+                "node {id} has a different configuration after applying index {}",
+                entry.index
+            );
+            self.stats.conf_changes_applied += 1;
+        }
+        let machine = self.machines.entry(id).or_default();
+        machine.apply(entry);
+        let machine = *machine;
+        self.check_fingerprint(id, machine);
+        self.record_applied(id, entry);
+    }
+
+    fn check_fingerprint(&mut self, id: NodeId, machine: Machine) {
+        let agreed = self
+            .fingerprint_by_index
+            .entry(machine.applied)
+            .or_insert(machine.fingerprint);
+        assert_eq!(
+            *agreed, machine.fingerprint,
+            "state machine safety: node {id} differs from others after index {}",
+            machine.applied
+        );
+    }
+
+    /// Under the snapshot policy, snapshots `id`'s state machine at its applied index, with the
+    /// configuration it applied last, and compacts its log.
+    fn maybe_snapshot(&mut self, id: NodeId) {
+        let Some(policy) = self.snapshot_policy else {
+            return;
+        };
+        let machine = self.machines[&id];
+        let node = self.nodes.get_mut(&id).expect("node exists");
+        let storage = node.storage_mut();
+        let last_snapshot = storage.snapshot(0).expect("snapshot").metadata.index;
+        if machine.applied < last_snapshot + policy.interval_entries.max(1) {
+            return;
+        }
+        let conf_state = storage.initial_state().expect("state").conf_state;
+        storage
+            .create_snapshot(machine.applied, Some(conf_state), machine.encode())
+            .expect("a snapshot past the last one");
+        let compact_index = machine.applied.saturating_sub(policy.keep_entries);
+        if compact_index >= storage.first_index().expect("first index") {
+            storage.compact(compact_index).expect("compaction");
+        }
+        self.stats.snapshots_created += 1;
     }
 
     fn record_applied(&mut self, id: NodeId, entry: &Entry) {
@@ -197,6 +433,8 @@ impl Cluster {
             );
         } else {
             self.applied_by_index.insert(entry.index, value.clone());
+            self.commit_term_bound_by_index
+                .insert(entry.index, self.nodes[&id].raft.term);
         }
         self.applied
             .entry(id)
@@ -234,14 +472,53 @@ impl Cluster {
     }
 
     fn deliver(&mut self, message: Message) {
-        if !self.link_open(message.from, message.to) {
+        let (from, to, msg_type) = (message.from, message.to, message.msg_type);
+        if !self.link_open(from, to) {
+            self.report_lost(&message);
             return;
         }
-        let to = message.to;
         self.delivered.push(message.clone());
+        match msg_type {
+            MessageType::Snapshot => self.stats.snapshots_delivered += 1,
+            MessageType::TimeoutNow => self.stats.timeout_now_delivered += 1,
+            _ => {}
+        }
         // Errors (a response from a removed node, a dropped proposal) are part of normal life.
         let _ = self.node_mut(to).step(message);
         self.process_ready(to);
+        if msg_type == MessageType::Snapshot {
+            // The application reports a snapshot it sent once it was delivered.
+            self.report_to_sender(from, |node| node.report_snapshot(to, true));
+        }
+    }
+
+    /// Removes the message at `position` in flight, telling its sender as a transport would.
+    pub fn drop_at(&mut self, position: usize) {
+        if let Some(message) = self.in_flight.remove(position) {
+            self.report_lost(&message);
+        }
+    }
+
+    /// Tells the sender of a lost message what a transport would: a snapshot failed, and (if
+    /// the cluster reports unreachable nodes) the receiver could not be reached.
+    fn report_lost(&mut self, message: &Message) {
+        let to = message.to;
+        if message.msg_type == MessageType::Snapshot {
+            self.report_to_sender(message.from, |node| node.report_snapshot(to, false));
+        }
+        if self.report_unreachable {
+            self.report_to_sender(message.from, |node| node.report_unreachable(to));
+        }
+    }
+
+    fn report_to_sender(&mut self, from: NodeId, report: impl FnOnce(&mut RawNode<MemStorage>)) {
+        if self.stopped.contains(&from) {
+            return;
+        }
+        if let Some(node) = self.nodes.get_mut(&from) {
+            report(node);
+            self.process_ready(from);
+        }
     }
 
     /// Delivers messages until none is in flight; bounded so a livelock fails the test.
@@ -296,6 +573,42 @@ impl Cluster {
         result
     }
 
+    /// Proposes a configuration change at `id` and delivers everything that results.
+    pub fn propose_conf_change(
+        &mut self,
+        id: NodeId,
+        change: &ConfChange,
+    ) -> Result<(), RaftError> {
+        let result = self.node_mut(id).propose_conf_change(change);
+        self.deliver_all();
+        result
+    }
+
+    /// Asks for a read at `id` and delivers everything that results.
+    pub fn read_index(&mut self, id: NodeId, context: &[u8]) -> Result<(), RaftError> {
+        let result = self.node_mut(id).read_index(context.to_vec());
+        self.deliver_all();
+        result
+    }
+
+    /// Asks `id` to transfer leadership to `transferee` and delivers everything that results.
+    pub fn transfer_leader(&mut self, id: NodeId, transferee: NodeId) {
+        self.node_mut(id).transfer_leader(transferee);
+        self.deliver_all();
+    }
+
+    /// The configuration `id` applied last.
+    pub fn conf_state(&self, id: NodeId) -> ConfState {
+        self.nodes[&id].raft.tracker.conf_state()
+    }
+
+    /// Ticks every running node `ticks` times, delivering after each round.
+    pub fn tick_all_times(&mut self, ticks: usize) {
+        for _ in 0..ticks {
+            self.tick_all();
+        }
+    }
+
     /// Cuts every link to and from `id`.
     pub fn isolate(&mut self, id: NodeId) {
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
@@ -344,8 +657,10 @@ impl Cluster {
             .unwrap_or_default()
     }
 
-    /// Raft §5.4 leader completeness: every entry applied anywhere at an index, in a term not
-    /// after a leader's, is in that leader's log (unless compacted away).
+    /// Raft §5.4 leader completeness: every entry applied anywhere is in the log of every
+    /// leader of a term after the one in which it was committed (unless compacted away). The
+    /// entry's own term is not that term: an entry of term 3 may be committed only in term 6,
+    /// and a leader of term 5 may lack it (Raft Figure 8), so the bound is the applier's term.
     pub fn assert_leader_completeness(&self) {
         for (&id, node) in &self.nodes {
             if node.raft.role != StateRole::Leader {
@@ -353,7 +668,8 @@ impl Cluster {
             }
             let log = &node.raft.raft_log;
             for (&index, (term, _, _)) in &self.applied_by_index {
-                if *term > node.raft.term || index < log.first_index() {
+                let committed_by = self.commit_term_bound_by_index[&index];
+                if node.raft.term <= committed_by || index < log.first_index() {
                     continue;
                 }
                 assert_eq!(
