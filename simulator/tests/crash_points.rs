@@ -3,11 +3,11 @@
 //! marker, release), each crash with several tear patterns, then restarted and driven through
 //! more snapshots.
 //!
-//! A single node does not reach kvapp's orphan snapshot bug
-//! (`simulator::known_bugs::ORPHAN_SNAPSHOT_RELEASE`): after the restart it replays the same
-//! committed entries in the same batch and takes its next snapshot at the very index of the
-//! orphan file, overwriting it. In a cluster the restarted node's next snapshot lands
-//! elsewhere, which is how the swarm found it.
+//! A single node did not reach kvapp's orphan snapshot bug (`kvapp-orphan-snapshot-release`,
+//! see `simulator::known_bugs`): after the restart it replays the same committed entries in the
+//! same batch and takes its next snapshot at the very index of the orphan file, overwriting it.
+//! In a cluster the restarted node's next snapshot lands elsewhere, which is how the swarm
+//! found it.
 
 use kvapp::node::Node;
 use kvapp::store::{Command, Operation};

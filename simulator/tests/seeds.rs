@@ -1,7 +1,6 @@
 //! Whole runs: seeds with faults pass every oracle, runs are deterministic, and the known raft
 //! bug still shows where the simulator first found it.
 
-use simulator::known_bugs::ORPHAN_SNAPSHOT_RELEASE;
 use simulator::report::{Class, Verdict};
 use simulator::run::{options_for, run_seed};
 
@@ -78,38 +77,12 @@ fn seed_2_converges_now_that_raft_frees_a_full_inflight_window() {
     assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
 }
 
-/// Swarm seeds where the simulator found kvapp's orphan snapshot file (see
-/// `simulator::known_bugs`): a node loses power between saving a snapshot file and its WAL
-/// marker, restarts, and panics at a later compaction.
-const ORPHAN_SNAPSHOT_SEEDS: [u64; 5] = [913, 1216, 1393, 1584, 2408];
-
-/// A tripwire. When none of the seeds hits the bug any more, either kvapp was fixed (delete
-/// this test with the known-bug entry and un-ignore the one below) or the simulator changed its
-/// random choices (find today's seeds with `raftsim sweep --swarm --seeds 0..2500` and update
-/// the list).
+/// Swarm seeds where the simulator found kvapp's orphan snapshot file: a node lost power
+/// between saving a snapshot file and its WAL marker, restarted, and panicked at a later
+/// compaction (fixed in kvapp by 3c41e39).
 #[test]
-fn the_orphan_snapshot_panic_still_reproduces() {
-    let hits: Vec<u64> = ORPHAN_SNAPSHOT_SEEDS
-        .iter()
-        .copied()
-        .filter(|&seed| {
-            let options = options_for(seed, true, &[]).unwrap();
-            matches!(
-                run_seed(&options, false, false).verdict,
-                Verdict::KnownBug(ref id, _) if id == ORPHAN_SNAPSHOT_RELEASE
-            )
-        })
-        .collect();
-    assert!(
-        !hits.is_empty(),
-        "none of swarm seeds {ORPHAN_SNAPSHOT_SEEDS:?} hits {ORPHAN_SNAPSHOT_RELEASE} any more"
-    );
-}
-
-#[test]
-#[ignore = "kvapp bug kvapp-orphan-snapshot-release: an unmarked snapshot file reaches Wal::release_to"]
-fn the_orphan_snapshot_seeds_pass_once_kvapp_is_fixed() {
-    for seed in ORPHAN_SNAPSHOT_SEEDS {
+fn the_orphan_snapshot_seeds_pass() {
+    for seed in [913, 1216, 1393, 1584, 2408] {
         let options = options_for(seed, true, &[]).unwrap();
         let report = run_seed(&options, false, false);
         assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
