@@ -3,12 +3,18 @@ CARGO ?= cargo
 SEEDS ?= 0..300
 JOBS ?= 2
 
-.PHONY: all test lint fmt unit sim sweep bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
+.PHONY: all test lint fmt unit sim sim-gate sweep repro determinism bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
+
+# The simulator's command line, built in release (a debug build simulates ten times slower).
+RAFTSIM ?= $(CARGO) run --quiet --release -p simulator --bin raftsim --
+# Seeds of the gate's sweep and of its determinism check.
+GATE_SEEDS ?= 0..200
+DETERMINISM_SEEDS ?= 0..20
 
 all: test
 
 ## test: the regression gate (formatting, lints, every test). CI runs exactly this.
-test: lint unit fuzz-smoke
+test: lint unit fuzz-smoke sim-gate
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -20,12 +26,38 @@ unit:
 fmt:
 	$(CARGO) fmt --all
 
-## sim: the main job.
+## sim: the main job: a swarm sweep of SEEDS (each seed draws its own cluster size, faults and
+## workload), with a progress bar and a table of failures; every failure prints the command that
+## reproduces it. Exit codes: 0 pass, 4 safety violation, 5 liveness failure, 6 panic,
+## 7 nondeterminism, 8 known bug, 3 usage error. Seeds that hit a known, reported and not yet
+## fixed bug (simulator/src/known_bugs.rs) are listed but do not fail `sim` or the gate.
 sim:
-	$(CARGO) run --release -p raft --example cluster
+	$(RAFTSIM) sweep --swarm --seeds $(SEEDS) --jobs $(JOBS) --allow-known-bugs $(ARGS)
 
-## bench: criterion benchmarks and the checker's comparison against porcupine.
+## sim-gate: what `make test` adds: a bounded swarm sweep and a determinism check.
+sim-gate:
+	$(RAFTSIM) sweep --swarm --seeds $(GATE_SEEDS) --jobs $(JOBS) --allow-known-bugs --quiet
+	$(RAFTSIM) sweep --swarm --seeds $(DETERMINISM_SEEDS) --jobs $(JOBS) --allow-known-bugs --check-determinism --quiet
+
+## sweep: any seed range with any options, e.g.
+##   make sweep SEEDS=1000..2000 ARGS='--set cluster.node_count=3 --set faults.fault_window_ms=5000'
+sweep:
+	$(RAFTSIM) sweep --seeds $(SEEDS) --jobs $(JOBS) $(ARGS)
+
+## repro: one swarm seed with its full report, e.g. `make repro SEED=17` (ARGS='--trace' prints
+## every event; a failure's own reproduction line has the exact flags).
+repro:
+	@test -n "$(SEED)" || { echo "usage: make repro SEED=N [ARGS='--trace']"; exit 2; }
+	$(RAFTSIM) run --swarm --seed $(SEED) $(ARGS)
+
+## determinism: run every seed of DETERMINISM_SEEDS twice and name the first event that differs.
+determinism:
+	$(RAFTSIM) sweep --swarm --seeds $(DETERMINISM_SEEDS) --jobs $(JOBS) --check-determinism
+
+## bench: the simulator's speed (steady load, messages per second, swarm seeds per core-minute),
+## criterion benchmarks and the checker's comparison against porcupine.
 bench:
+	$(RAFTSIM) bench
 	$(CARGO) bench -p raft --bench propose
 	$(CARGO) bench -p simulator --bench checker
 

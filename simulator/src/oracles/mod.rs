@@ -1,0 +1,103 @@
+//! The safety oracles, checked after every step of the world.
+//!
+//! - [`invariants`]: Raft's own properties over the nodes' terms, roles and logs (Raft §5.2
+//!   election safety, §5.3 log matching, §5.4 leader completeness and state machine safety, and
+//!   durability across restarts).
+//! - [`reference`]: a reference state machine fed with the committed log, against which every
+//!   node's applied store and every acknowledged reply is compared.
+//!
+//! The oracles take plain values, not nodes, so that unit tests can feed them crafted
+//! violations; the world extracts those values from `kvapp::Node` (see `world.rs`).
+
+pub mod invariants;
+pub mod reference;
+
+use std::fmt;
+
+use raft::NodeId;
+use serde::Serialize;
+
+/// The property a violation breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Property {
+    /// Raft §5.2: at most one leader per term.
+    ElectionSafety,
+    /// Raft §5.3: two entries with the same index and term hold the same command and follow
+    /// the same log.
+    LogMatching,
+    /// Raft §5.4: an entry once committed is at that index in every later committed log, and
+    /// every leader holds it.
+    CommittedEntryChanged,
+    /// Raft §5.4: a new leader's log holds every committed entry.
+    LeaderCompleteness,
+    /// A running node's commit or applied index went back.
+    IndexWentBack,
+    /// A restarted node lost state it had made durable (term, vote, committed log).
+    DurableStateLost,
+    /// A node's store differs from the reference state machine at the same applied index.
+    AppliedStateDiverged,
+    /// A write answered applied is not in the committed log, or its reply differs from the
+    /// reference's.
+    AcknowledgedWrite,
+    /// A node failed to restart from a disk that no fault damaged.
+    RecoveryFailed,
+    /// A node hit a storage or decode error that no fault explains.
+    UnexpectedError,
+    /// The client history is not linearizable.
+    Linearizability,
+}
+
+impl Property {
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::ElectionSafety => "election safety",
+            Property::LogMatching => "log matching",
+            Property::CommittedEntryChanged => "committed entry changed",
+            Property::LeaderCompleteness => "leader completeness",
+            Property::IndexWentBack => "index went back",
+            Property::DurableStateLost => "durable state lost",
+            Property::AppliedStateDiverged => "applied state diverged",
+            Property::AcknowledgedWrite => "acknowledged write",
+            Property::RecoveryFailed => "recovery failed",
+            Property::UnexpectedError => "unexpected error",
+            Property::Linearizability => "linearizability",
+        }
+    }
+}
+
+/// A broken safety property, with what the oracle saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Which property.
+    pub property: Property,
+    /// The node that showed it, if one did.
+    pub node: Option<NodeId>,
+    /// What was seen.
+    pub detail: String,
+}
+
+impl Violation {
+    /// A violation seen at `node`.
+    pub fn at(property: Property, node: NodeId, detail: String) -> Violation {
+        Violation {
+            property,
+            node: Some(node),
+            detail,
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.node {
+            Some(node) => write!(
+                formatter,
+                "{} at node {node}: {}",
+                self.property.name(),
+                self.detail
+            ),
+            None => write!(formatter, "{}: {}", self.property.name(), self.detail),
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! A reference state machine: a `kvapp::Store` fed with the committed log in order, as the
+//! oracles learn it. Every node's store must equal the reference's at the node's applied
+//! index, and every reply a client was given for a command must be the reply the reference
+//! produced when it first applied that command (acknowledged writes survive, with the same
+//! result).
+//!
+//! Comparing whole stores after every step would cost O(store) per step, so the reference keeps
+//! an order-independent digest (a wrapping sum of per-key and per-session hashes) updated in
+//! O(1) per entry, and remembers it for every index; a node's store is digested from scratch
+//! only when it is audited.
+
+use std::hash::{Hash, Hasher};
+
+use kvapp::store::{decode_command, ClientId, Command, Reply, Sequence, Session, Store};
+use raft::{Entry, EntryType, Index, NodeId};
+use rustc_hash::{FxHashMap, FxHasher};
+
+use super::{Property, Violation};
+
+fn hash_of(value: &impl Hash) -> u64 {
+    let mut hasher = FxHasher::default();
+    value.hash(&mut hasher);
+    // FxHash of similar inputs can be close; the final mix spreads them before summing.
+    crate::random::mix64(hasher.finish())
+}
+
+fn value_hash(key: &str, value: Option<&str>) -> u64 {
+    value.map_or(0, |value| hash_of(&(1u8, key, value)))
+}
+
+fn session_hash(client: ClientId, session: Option<&Session>) -> u64 {
+    session.map_or(0, |session| hash_of(&(2u8, client, session)))
+}
+
+/// The digest of a whole store; `client_count` bounds the sessions looked at (clients are
+/// numbered from zero).
+pub fn store_digest(store: &Store, client_count: u64) -> u64 {
+    let mut digest = 0u64;
+    for (key, value) in store.values() {
+        digest = digest.wrapping_add(value_hash(key, Some(value)));
+    }
+    for client in 0..client_count {
+        digest = digest.wrapping_add(session_hash(client, store.session(client)));
+    }
+    digest
+}
+
+/// The reference state machine; see the module docs.
+#[derive(Debug)]
+pub struct Reference {
+    store: Store,
+    client_count: u64,
+    applied: Index,
+    digest: u64,
+    /// `digests[i]`: the digest after applying index `i`.
+    digests: Vec<u64>,
+    first_application: FxHashMap<(ClientId, Sequence), (Index, Reply)>,
+    /// Why the reference stopped following the log, if it did.
+    stalled: Option<String>,
+}
+
+impl Reference {
+    /// An empty store for clients `0..client_count`.
+    pub fn new(client_count: u64) -> Reference {
+        Reference {
+            store: Store::new(),
+            client_count,
+            applied: 0,
+            digest: 0,
+            digests: vec![0],
+            first_application: FxHashMap::default(),
+            stalled: None,
+        }
+    }
+
+    /// The last index applied.
+    pub fn applied(&self) -> Index {
+        self.applied
+    }
+
+    /// Why the reference could not follow the log (the entries were compacted everywhere
+    /// before it saw them), if that happened; later audits are skipped.
+    pub fn stalled(&self) -> Option<&str> {
+        self.stalled.as_deref()
+    }
+
+    /// Gives up following the log.
+    pub fn stall(&mut self, reason: String) {
+        if self.stalled.is_none() {
+            self.stalled = Some(reason);
+        }
+    }
+
+    /// Applies the committed entry at `applied() + 1`.
+    pub fn apply(&mut self, entry: &Entry) {
+        assert_eq!(
+            entry.index,
+            self.applied + 1,
+            "the reference applies in order"
+        );
+        if entry.entry_type == EntryType::Normal && !entry.data.is_empty() {
+            if let Ok(command) = decode_command(&entry.data) {
+                self.apply_command(entry.index, &command);
+            }
+        }
+        self.applied = entry.index;
+        self.digests.push(self.digest);
+    }
+
+    fn apply_command(&mut self, index: Index, command: &Command) {
+        let key = match &command.operation {
+            kvapp::store::Operation::Put { key, .. }
+            | kvapp::store::Operation::Get { key }
+            | kvapp::store::Operation::Append { key, .. }
+            | kvapp::store::Operation::Delete { key }
+            | kvapp::store::Operation::CompareAndSet { key, .. } => key.clone(),
+        };
+        let client = command.client_id;
+        let value_before = value_hash(&key, self.store.get(&key));
+        let session_before = self.store.session(client).cloned();
+        let reply = self.store.apply(command);
+        let value_after = value_hash(&key, self.store.get(&key));
+        let session_after = self.store.session(client);
+        let counted = client < self.client_count;
+        self.digest = self
+            .digest
+            .wrapping_sub(value_before)
+            .wrapping_add(value_after);
+        if counted {
+            self.digest = self
+                .digest
+                .wrapping_sub(session_hash(client, session_before.as_ref()))
+                .wrapping_add(session_hash(client, session_after));
+        }
+        let fresh = session_before.is_none_or(|session| session.sequence < command.sequence);
+        if fresh {
+            self.first_application
+                .insert((client, command.sequence), (index, reply));
+        }
+    }
+
+    /// Whether `node`'s store, at applied index `applied`, equals the reference's there.
+    /// Indexes the reference has not reached yet are not checked.
+    pub fn check_store(
+        &self,
+        node: NodeId,
+        applied: Index,
+        store: &Store,
+    ) -> Result<(), Violation> {
+        if self.stalled.is_some() || applied > self.applied {
+            return Ok(());
+        }
+        let expected = self.digests[applied as usize];
+        let found = store_digest(store, self.client_count);
+        if found != expected {
+            return Err(Violation::at(
+                Property::AppliedStateDiverged,
+                node,
+                format!(
+                    "store at applied index {applied} has digest {found:016x}, the reference \
+                     {expected:016x}; node's values: {:?}",
+                    store.values()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `node` answered `command` with `reply` (applied): the command must have been applied by
+    /// the reference with the same reply.
+    pub fn check_acknowledged(
+        &self,
+        node: NodeId,
+        command: &Command,
+        reply: &Reply,
+    ) -> Result<(), Violation> {
+        if self.stalled.is_some() {
+            return Ok(());
+        }
+        match self
+            .first_application
+            .get(&(command.client_id, command.sequence))
+        {
+            None => Err(Violation::at(
+                Property::AcknowledgedWrite,
+                node,
+                format!(
+                    "client {} seq {} was answered {reply:?} but the committed log up to {} \
+                     never applied it",
+                    command.client_id, command.sequence, self.applied
+                ),
+            )),
+            Some((index, expected)) if expected != reply => Err(Violation::at(
+                Property::AcknowledgedWrite,
+                node,
+                format!(
+                    "client {} seq {} was answered {reply:?} but applying it at index {index} \
+                     gave {expected:?}",
+                    command.client_id, command.sequence
+                ),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kvapp::store::{encode_command, Operation};
+
+    fn put(
+        index: Index,
+        client: ClientId,
+        sequence: Sequence,
+        key: &str,
+        value: &str,
+    ) -> (Entry, Command) {
+        let command = Command {
+            client_id: client,
+            sequence,
+            operation: Operation::Put {
+                key: key.to_string(),
+                value: value.to_string(),
+            },
+        };
+        let entry = Entry {
+            term: 1,
+            index,
+            entry_type: EntryType::Normal,
+            data: encode_command(&command),
+        };
+        (entry, command)
+    }
+
+    #[test]
+    fn the_incremental_digest_matches_a_fresh_one() {
+        let mut reference = Reference::new(3);
+        let mut store = Store::new();
+        for index in 1..=20 {
+            let (entry, command) = put(index, index % 3, index, &format!("k{}", index % 4), "v");
+            reference.apply(&entry);
+            store.apply(&command);
+            reference.check_store(1, index, &store).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_diverged_store_is_caught() {
+        let mut reference = Reference::new(1);
+        let (entry, _) = put(1, 0, 1, "k", "v");
+        reference.apply(&entry);
+        let mut wrong = Store::new();
+        wrong.apply(&Command {
+            client_id: 0,
+            sequence: 1,
+            operation: Operation::Put {
+                key: "k".to_string(),
+                value: "w".to_string(),
+            },
+        });
+        let violation = reference.check_store(2, 1, &wrong).unwrap_err();
+        assert_eq!(violation.property, Property::AppliedStateDiverged);
+        // An empty store at index 0 is right.
+        reference.check_store(2, 0, &Store::new()).unwrap();
+    }
+
+    #[test]
+    fn a_lost_or_misreported_acknowledged_write_is_caught() {
+        let mut reference = Reference::new(2);
+        let (entry, command) = put(1, 0, 1, "k", "v");
+        reference.apply(&entry);
+        reference
+            .check_acknowledged(1, &command, &Reply::Written { previous: None })
+            .unwrap();
+        let wrong = reference
+            .check_acknowledged(
+                1,
+                &command,
+                &Reply::Written {
+                    previous: Some("x".to_string()),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(wrong.property, Property::AcknowledgedWrite);
+        let (_, never_committed) = put(2, 1, 1, "k", "lost");
+        let lost = reference
+            .check_acknowledged(
+                1,
+                &never_committed,
+                &Reply::Written {
+                    previous: Some("v".to_string()),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(lost.property, Property::AcknowledgedWrite);
+    }
+}

@@ -1,0 +1,149 @@
+//! Processes: a node's life cycle (up, down with its disk, destroyed), its transport, its
+//! clock, and the pause state. A crash throws the `kvapp::Node` away (all volatile state) and
+//! keeps only the disk, after [`SimDisk::crash`] decided what of it survives.
+
+use std::rc::Rc;
+
+use kvapp::node::{Node, NodeConfig};
+use kvapp::snapshotter::SnapshotterConfig;
+use kvapp::transport::Transport;
+use kvapp::wal::WalConfig;
+use raft::NodeId;
+
+use crate::clock::{Drift, SimClock};
+use crate::disk::{IoState, SimDisk};
+use crate::options::ClusterOptions;
+
+/// The node type the simulator runs: the real driver over simulated I/O.
+pub type SimNode = Node<SimDisk, SimTransport, SimClock>;
+
+/// A message a node sent, waiting for the world to hand it to the network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Recipient.
+    pub to: NodeId,
+    /// The encoded message.
+    pub bytes: Vec<u8>,
+    /// How long the node's fsyncs held it back.
+    pub latency_ms: u64,
+}
+
+/// A node's transport: an outbox the world drains after every call into the node. Once the
+/// process has died inside a disk operation, nothing it sends leaves.
+#[derive(Debug)]
+pub struct SimTransport {
+    /// Messages sent since the world last drained them.
+    pub outbox: Vec<Outgoing>,
+    io: Rc<IoState>,
+}
+
+impl SimTransport {
+    /// A transport sharing `io` with the node's disk.
+    pub fn new(io: Rc<IoState>) -> SimTransport {
+        SimTransport {
+            outbox: Vec::new(),
+            io,
+        }
+    }
+}
+
+impl Transport for SimTransport {
+    fn send(&mut self, to: NodeId, bytes: Vec<u8>) {
+        if self.io.crashed() {
+            return;
+        }
+        self.outbox.push(Outgoing {
+            to,
+            bytes,
+            latency_ms: self.io.latency_ms(),
+        });
+    }
+}
+
+/// Where a node is in its life.
+pub enum Life {
+    /// Running.
+    Up(Box<SimNode>),
+    /// Crashed; its disk waits for the restart.
+    Down(Box<SimDisk>),
+    /// Its disk was damaged beyond recovery (by an injected fault); it never comes back.
+    Destroyed(String),
+}
+
+/// One simulated machine.
+pub struct Process {
+    /// The node id.
+    pub id: NodeId,
+    /// Up, down or destroyed.
+    pub life: Life,
+    /// Counts lives; stale timers carry an older one.
+    pub incarnation: u64,
+    /// Shared by the disk and the transport.
+    pub io: Rc<IoState>,
+    /// The node's clock.
+    pub clock: SimClock,
+    /// How fast the clock runs.
+    pub drift: Drift,
+    /// While paused, events for the node wait.
+    pub paused_until_ms: Option<u64>,
+    /// Messages that arrived while paused, in order.
+    pub inbox: Vec<(NodeId, Vec<u8>)>,
+    /// An injected fault damaged this node's disk.
+    pub damaged: bool,
+    /// A restart is scheduled.
+    pub restart_pending: bool,
+    /// When the node's one live timer event fires; other timer events are stale.
+    pub timer_at_ms: u64,
+}
+
+impl Process {
+    /// The running node, if up.
+    pub fn node(&self) -> Option<&SimNode> {
+        match &self.life {
+            Life::Up(node) => Some(node),
+            Life::Down(_) | Life::Destroyed(_) => None,
+        }
+    }
+
+    /// The running node, mutably.
+    pub fn node_mut(&mut self) -> Option<&mut SimNode> {
+        match &mut self.life {
+            Life::Up(node) => Some(node),
+            Life::Down(_) | Life::Destroyed(_) => None,
+        }
+    }
+
+    /// Whether the node runs and is not paused.
+    pub fn is_running(&self) -> bool {
+        self.node().is_some() && self.paused_until_ms.is_none()
+    }
+
+    /// Whether the node was destroyed.
+    pub fn is_destroyed(&self) -> bool {
+        matches!(self.life, Life::Destroyed(_))
+    }
+}
+
+/// The configuration of node `id` of a new cluster of `options.node_count` nodes.
+pub fn node_config(options: &ClusterOptions, id: NodeId, raft_seed: u64) -> NodeConfig {
+    let peers = (1..=options.node_count).collect();
+    NodeConfig {
+        join: false,
+        tick_interval_ms: options.tick_interval_ms,
+        election_tick: options.election_ticks,
+        heartbeat_tick: options.heartbeat_ticks,
+        pre_vote: options.pre_vote,
+        check_quorum: options.check_quorum,
+        raft_seed,
+        max_size_per_msg: options.message_size_bytes_max,
+        max_inflight_msgs: options.inflight_messages_max,
+        snapshot_count: options.snapshot_interval_entries,
+        snapshot_catch_up_entries: options.snapshot_catch_up_entries,
+        request_timeout_ms: options.request_timeout_ms,
+        wal: WalConfig {
+            segment_size_bytes_limit: options.wal_segment_size_bytes_limit,
+        },
+        snapshotter: SnapshotterConfig { kept_count: 2 },
+        ..NodeConfig::new(id, peers)
+    }
+}

@@ -1,0 +1,107 @@
+//! Swarm testing: each seed draws its own cluster size, which fault kinds are on and how hard,
+//! and the workload mix, so that a sweep explores many configurations instead of one (Groce et
+//! al., "Swarm Testing", ISSTA 2012). The draw is a pure function of the seed, so
+//! `raftsim run --swarm --seed N` reproduces any seed of a swarm sweep.
+
+use crate::options::{PartitionMode, RunOptions};
+use crate::random::{SimRng, Stream};
+
+/// The options of swarm seed `seed`.
+pub fn draw(seed: u64) -> RunOptions {
+    let mut rng = SimRng::stream(seed, Stream::Swarm, 0);
+    let mut options = RunOptions::new(seed);
+    options.swarm = true;
+
+    let cluster = &mut options.cluster;
+    cluster.node_count = *rng.pick(&[1, 3, 3, 5, 5, 5, 7]);
+    cluster.election_ticks = rng.between(10, 30) as usize;
+    cluster.heartbeat_ticks = rng.between(1, (cluster.election_ticks / 4) as u64) as usize;
+    cluster.pre_vote = rng.chance(0.6);
+    cluster.check_quorum = rng.chance(0.6);
+    cluster.snapshot_interval_entries = *rng.pick(&[8, 32, 128, 100_000]);
+    cluster.snapshot_catch_up_entries = *rng.pick(&[1, 4, 16]);
+    cluster.wal_segment_size_bytes_limit = *rng.pick(&[1_024, 4_096, 65_536, 1 << 20]);
+    cluster.message_size_bytes_max = *rng.pick(&[256, 4_096, 1 << 20]);
+    cluster.inflight_messages_max = *rng.pick(&[1, 4, 64, 256]);
+    cluster.request_timeout_ms = rng.between(300, 2_000);
+
+    let network = &mut options.network;
+    network.one_way_delay_ms_min = rng.between(0, 5);
+    network.one_way_delay_ms_mean = network.one_way_delay_ms_min + rng.between(1, 25);
+    network.packet_loss_probability = *rng.pick(&[0.0, 0.01, 0.05, 0.2]);
+    network.packet_duplicate_probability = *rng.pick(&[0.0, 0.01, 0.1]);
+    network.link_capacity_messages = *rng.pick(&[16, 64, 1_024]);
+
+    let disk = &mut options.disk;
+    disk.sector_size_bytes = *rng.pick(&[512, 4_096]);
+    disk.sync_latency_ms_max = *rng.pick(&[0, 0, 5, 20]);
+    disk.corruption_probability = *rng.pick(&[0.0, 0.0, 0.0, 0.05, 0.2]);
+    disk.corruption_bad_sector_probability = rng.unit();
+
+    let faults = &mut options.faults;
+    faults.fault_window_ms = rng.between(3_000, 15_000);
+    faults.fault_interval_ms_mean = rng.between(100, 1_000);
+    faults.node_crash_probability = if rng.chance(0.5) {
+        0.05 + 0.35 * rng.unit()
+    } else {
+        0.0
+    };
+    faults.crash_mid_write_probability = *rng.pick(&[0.0, 0.5, 1.0]);
+    faults.node_restart_delay_ms_mean = rng.between(100, 3_000);
+    faults.node_pause_probability = if rng.chance(0.5) {
+        0.05 + 0.3 * rng.unit()
+    } else {
+        0.0
+    };
+    faults.node_pause_duration_ms_mean = rng.between(50, 2_000);
+    faults.clock_drift_ppm_max = *rng.pick(&[0, 1_000, 50_000]);
+    faults.partition_probability = if rng.chance(0.5) {
+        0.05 + 0.45 * rng.unit()
+    } else {
+        0.0
+    };
+    faults.partition_duration_ms_mean = rng.between(200, 5_000);
+    faults.partition_modes = PartitionMode::ALL
+        .iter()
+        .copied()
+        .filter(|_| rng.chance(0.6))
+        .collect();
+    if faults.partition_modes.is_empty() {
+        faults.partition_modes = vec![*rng.pick(&PartitionMode::ALL)];
+    }
+    faults.link_clog_probability = if rng.chance(0.5) {
+        0.05 + 0.45 * rng.unit()
+    } else {
+        0.0
+    };
+    faults.link_clog_duration_ms_mean = rng.between(50, 2_000);
+
+    let workload = &mut options.workload;
+    workload.client_count = rng.between(1, 8);
+    workload.key_count = rng.between(1, 8);
+    workload.get_weight = rng.between(0, 10);
+    workload.put_weight = rng.between(1, 10);
+    workload.append_weight = rng.between(0, 10);
+    workload.delete_weight = rng.between(0, 4);
+    workload.compare_and_set_weight = rng.between(0, 10);
+    workload.get_through_log_probability = *rng.pick(&[0.0, 0.3, 1.0]);
+    workload.think_time_ms_mean = rng.between(0, 100);
+    workload.client_timeout_ms = options.cluster.request_timeout_ms + rng.between(200, 2_000);
+    workload.retry_delay_ms = rng.between(5, 100);
+    options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_swarm_seed_always_draws_the_same_options_and_seeds_differ() {
+        assert_eq!(draw(11), draw(11));
+        let sizes: std::collections::BTreeSet<u64> =
+            (0..100).map(|seed| draw(seed).cluster.node_count).collect();
+        assert_eq!(sizes.into_iter().collect::<Vec<_>>(), vec![1, 3, 5, 7]);
+        assert!((0..100).any(|seed| draw(seed).faults.node_crash_probability == 0.0));
+        assert!((0..100).any(|seed| draw(seed).disk.corruption_probability > 0.0));
+    }
+}

@@ -1,0 +1,470 @@
+//! Clients: each has at most one operation outstanding, retries it with the same
+//! (client id, sequence) until it learns the outcome, and only then moves on. An operation's
+//! outcome combines its attempts: ok if one was applied; failed only if every attempt was
+//! certainly refused; otherwise unknown.
+//!
+//! The workload decides; the world executes. [`Workload::wake`] returns the attempt to make
+//! (which node, which request), and the world reports back with [`Workload::on_outcome`] or
+//! [`Workload::on_timeout`].
+
+use kvapp::node::Outcome;
+use kvapp::store::{Command, Operation, Reply};
+use raft::NodeId;
+use std::collections::BTreeMap;
+
+use crate::history::{History, HistoryOperation, HistoryOutcome};
+use crate::options::WorkloadOptions;
+use crate::random::SimRng;
+
+/// What a client sends to a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A command through the log.
+    Command(Command),
+    /// A linearizable read through ReadIndex.
+    Read {
+        /// The key.
+        key: String,
+    },
+}
+
+/// One attempt for the world to make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    /// The client.
+    pub client: u64,
+    /// Numbers the client's attempts, so that late answers to old ones are ignored.
+    pub attempt: u64,
+    /// The node to ask.
+    pub node: NodeId,
+    /// What to ask.
+    pub request: Request,
+}
+
+#[derive(Clone, Debug)]
+struct Current {
+    history: usize,
+    request: Request,
+    /// An attempt is in flight (not yet answered or timed out).
+    open: bool,
+    /// Some attempt may have taken effect.
+    uncertain: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Client {
+    sequence: u64,
+    attempt: u64,
+    current: Option<Current>,
+    leader_hint: Option<NodeId>,
+    /// Operations still to start in the liveness phase.
+    final_operations: u64,
+    /// The last value this client saw for each key, for compare-and-set.
+    observed: BTreeMap<String, Option<String>>,
+}
+
+/// What the client does next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Wake the client at this time.
+    WakeAt(u64),
+    /// Nothing more to do.
+    Idle,
+    /// The answer was for an attempt that is no longer current.
+    Ignored,
+}
+
+/// All clients of a run.
+#[derive(Debug)]
+pub struct Workload {
+    options: WorkloadOptions,
+    node_count: u64,
+    rng: SimRng,
+    clients: Vec<Client>,
+    final_phase: bool,
+}
+
+impl Workload {
+    /// Clients with nothing sent yet.
+    pub fn new(options: WorkloadOptions, node_count: u64, rng: SimRng) -> Workload {
+        let clients = vec![Client::default(); options.client_count as usize];
+        Workload {
+            options,
+            node_count,
+            rng,
+            clients,
+            final_phase: false,
+        }
+    }
+
+    /// When each client first wakes.
+    pub fn first_wakes(&mut self) -> Vec<(u64, u64)> {
+        (0..self.clients.len() as u64)
+            .map(|client| {
+                (
+                    client,
+                    self.rng.exponential(self.options.think_time_ms_mean),
+                )
+            })
+            .collect()
+    }
+
+    /// The retry delay is at least a millisecond for the same reason as the think time.
+    fn retry_at(&self, now_ms: u64) -> u64 {
+        now_ms + self.options.retry_delay_ms.max(1)
+    }
+
+    /// Stops new work: each client finishes what it has and then makes one more write, so
+    /// that the liveness phase sees the cluster commit.
+    pub fn enter_final_phase(&mut self) -> Vec<(u64, u64)> {
+        self.final_phase = true;
+        let mut wakes = Vec::new();
+        for (id, client) in self.clients.iter_mut().enumerate() {
+            client.final_operations = 1;
+            if client.current.is_none() {
+                wakes.push((id as u64, 0));
+            }
+        }
+        wakes
+    }
+
+    /// Whether every client is done (only in the final phase).
+    pub fn all_done(&self) -> bool {
+        self.final_phase
+            && self
+                .clients
+                .iter()
+                .all(|client| client.current.is_none() && client.final_operations == 0)
+    }
+
+    /// Clients with an operation outstanding, for liveness reports.
+    pub fn outstanding(&self, history: &History) -> Vec<String> {
+        self.clients
+            .iter()
+            .enumerate()
+            .filter_map(|(id, client)| {
+                let current = client.current.as_ref()?;
+                let operation = &history.operations[current.history];
+                Some(format!(
+                    "client {id} seq {} {:?} invoked at {} ms, {} attempts",
+                    operation.sequence,
+                    operation.operation,
+                    operation.invoke_ms,
+                    operation.attempts
+                ))
+            })
+            .collect()
+    }
+
+    /// The client wakes: starts an operation or retries the current one.
+    pub fn wake(&mut self, client: u64, now_ms: u64, history: &mut History) -> Option<Attempt> {
+        let index = client as usize;
+        if self.clients[index]
+            .current
+            .as_ref()
+            .is_some_and(|current| current.open)
+        {
+            return None;
+        }
+        if self.clients[index].current.is_none() {
+            if self.final_phase {
+                if self.clients[index].final_operations == 0 {
+                    return None;
+                }
+                self.clients[index].final_operations -= 1;
+            }
+            self.start_operation(client, now_ms, history);
+        }
+        let node = self.choose_node(client);
+        let state = &mut self.clients[index];
+        state.attempt += 1;
+        let current = state.current.as_mut().expect("an operation is current");
+        current.open = true;
+        history.operations[current.history].attempts += 1;
+        Some(Attempt {
+            client,
+            attempt: state.attempt,
+            node,
+            request: current.request.clone(),
+        })
+    }
+
+    fn choose_node(&mut self, client: u64) -> NodeId {
+        match self.clients[client as usize].leader_hint {
+            Some(leader) if self.rng.chance(0.8) => leader,
+            _ => self.rng.between(1, self.node_count),
+        }
+    }
+
+    fn start_operation(&mut self, client: u64, now_ms: u64, history: &mut History) {
+        let options = &self.options;
+        let weights = [
+            options.get_weight,
+            options.put_weight,
+            options.append_weight,
+            options.delete_weight,
+            options.compare_and_set_weight,
+        ];
+        let state = &mut self.clients[client as usize];
+        state.sequence += 1;
+        let sequence = state.sequence;
+        let key = format!("k{}", self.rng.below(options.key_count.max(1)));
+        let value = format!("{client}.{sequence}");
+        // In the final phase every client writes, to prove the cluster still commits.
+        let kind = if self.final_phase {
+            1
+        } else {
+            self.rng.weighted(&weights).unwrap_or(0)
+        };
+        let operation = match kind {
+            0 => Operation::Get { key: key.clone() },
+            1 => Operation::Put {
+                key: key.clone(),
+                value,
+            },
+            2 => Operation::Append {
+                key: key.clone(),
+                value: format!("{value};"),
+            },
+            3 => Operation::Delete { key: key.clone() },
+            _ => {
+                let expected = match state.observed.get(&key) {
+                    Some(seen) if self.rng.chance(0.8) => seen.clone(),
+                    _ => None,
+                };
+                Operation::CompareAndSet {
+                    key: key.clone(),
+                    expected,
+                    value,
+                }
+            }
+        };
+        let through_log = matches!(operation, Operation::Get { .. })
+            && self.rng.chance(options.get_through_log_probability);
+        let request = match &operation {
+            Operation::Get { key } if !through_log => Request::Read { key: key.clone() },
+            _ => Request::Command(Command {
+                client_id: client,
+                sequence,
+                operation: operation.clone(),
+            }),
+        };
+        let position = history.invoke(HistoryOperation {
+            client,
+            sequence,
+            invoke_ms: now_ms,
+            return_ms: None,
+            operation,
+            through_log,
+            outcome: HistoryOutcome::Unknown,
+            attempts: 0,
+        });
+        state.current = Some(Current {
+            history: position,
+            request,
+            open: false,
+            uncertain: false,
+        });
+    }
+
+    /// A node answered attempt `attempt` of `client`. `leader_hint` is whom that node believes
+    /// leads (zero: nobody).
+    pub fn on_outcome(
+        &mut self,
+        client: u64,
+        attempt: u64,
+        outcome: &Outcome,
+        leader_hint: NodeId,
+        now_ms: u64,
+        history: &mut History,
+    ) -> Next {
+        let retry_at = self.retry_at(now_ms);
+        let state = &mut self.clients[client as usize];
+        let Some(current) = state.current.as_mut() else {
+            return Next::Ignored;
+        };
+        if state.attempt != attempt || !current.open {
+            return Next::Ignored;
+        }
+        current.open = false;
+        if leader_hint != 0 {
+            state.leader_hint = Some(leader_hint);
+        }
+        match outcome {
+            Outcome::Applied(reply) => {
+                let position = current.history;
+                state.current = None;
+                let operation = &mut history.operations[position];
+                operation.return_ms = Some(now_ms);
+                operation.outcome = HistoryOutcome::Ok(reply.clone());
+                note_observed(&mut state.observed, &operation.operation, reply);
+                self.next_operation(client, now_ms)
+            }
+            Outcome::Failed(_) | Outcome::ConfChanged(_) => {
+                state.leader_hint = (leader_hint != 0).then_some(leader_hint);
+                Next::WakeAt(retry_at)
+            }
+            Outcome::Unknown(_) => {
+                current.uncertain = true;
+                Next::WakeAt(retry_at)
+            }
+        }
+    }
+
+    /// Attempt `attempt` of `client` got no answer in time.
+    pub fn on_timeout(&mut self, client: u64, attempt: u64, now_ms: u64) -> Next {
+        let state = &mut self.clients[client as usize];
+        let Some(current) = state.current.as_mut() else {
+            return Next::Ignored;
+        };
+        if state.attempt != attempt || !current.open {
+            return Next::Ignored;
+        }
+        current.open = false;
+        current.uncertain = true;
+        state.leader_hint = None;
+        Next::WakeAt(now_ms)
+    }
+
+    fn next_operation(&mut self, client: u64, now_ms: u64) -> Next {
+        if self.final_phase && self.clients[client as usize].final_operations == 0 {
+            return Next::Idle;
+        }
+        // At least a millisecond: a one-node cluster answers at once, and a client that never
+        // let time pass would keep the world at one instant.
+        Next::WakeAt(now_ms + 1 + self.rng.exponential(self.options.think_time_ms_mean))
+    }
+
+    /// The run is over: operations still outstanding stay unknown, except reads, which had no
+    /// effect either way and so count as failed (the checker drops them).
+    pub fn finish(&mut self, history: &mut History) {
+        for state in &mut self.clients {
+            let Some(current) = state.current.take() else {
+                continue;
+            };
+            let operation = &mut history.operations[current.history];
+            operation.outcome = if operation.is_write() && current.uncertain {
+                HistoryOutcome::Unknown
+            } else if operation.is_write() && current.open {
+                // The last attempt was never answered.
+                HistoryOutcome::Unknown
+            } else {
+                HistoryOutcome::Failed
+            };
+        }
+    }
+}
+
+fn note_observed(
+    observed: &mut BTreeMap<String, Option<String>>,
+    operation: &Operation,
+    reply: &Reply,
+) {
+    let (key, value) = match (operation, reply) {
+        (Operation::Get { key }, Reply::Value { value }) => (key, value.clone()),
+        (Operation::Put { key, value }, Reply::Written { .. }) => (key, Some(value.clone())),
+        (Operation::Append { key, value }, Reply::Written { previous }) => {
+            let mut text = previous.clone().unwrap_or_default();
+            text.push_str(value);
+            (key, Some(text))
+        }
+        (Operation::Delete { key }, Reply::Written { .. }) => (key, None),
+        (
+            Operation::CompareAndSet { key, value, .. },
+            Reply::CompareAndSet { swapped, previous },
+        ) => (
+            key,
+            if *swapped {
+                Some(value.clone())
+            } else {
+                previous.clone()
+            },
+        ),
+        _ => return,
+    };
+    observed.insert(key.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_keep_the_sequence_and_outcomes_combine() {
+        let options = WorkloadOptions {
+            client_count: 1,
+            get_weight: 0,
+            put_weight: 1,
+            append_weight: 0,
+            delete_weight: 0,
+            compare_and_set_weight: 0,
+            ..WorkloadOptions::default()
+        };
+        let mut workload = Workload::new(options, 3, SimRng::new(1));
+        let mut history = History::default();
+        let first = workload.wake(0, 10, &mut history).expect("an attempt");
+        assert_eq!(workload.on_timeout(0, first.attempt, 20), Next::WakeAt(20));
+        let second = workload.wake(0, 20, &mut history).expect("a retry");
+        assert_eq!(
+            first.request, second.request,
+            "a retry carries the same command"
+        );
+        let failed = Outcome::Failed("no leader".to_string());
+        assert!(matches!(
+            workload.on_outcome(0, second.attempt, &failed, 0, 30, &mut history),
+            Next::WakeAt(_)
+        ));
+        // A late answer to the first attempt is ignored.
+        let late = Outcome::Applied(Reply::Written { previous: None });
+        assert_eq!(
+            workload.on_outcome(0, first.attempt, &late, 0, 31, &mut history),
+            Next::Ignored
+        );
+        workload.finish(&mut history);
+        assert_eq!(history.operations.len(), 1);
+        assert_eq!(
+            history.operations[0].outcome,
+            HistoryOutcome::Unknown,
+            "a timed-out attempt may have applied"
+        );
+        assert_eq!(history.operations[0].attempts, 2);
+    }
+
+    #[test]
+    fn an_applied_answer_ends_the_operation() {
+        let mut workload = Workload::new(
+            WorkloadOptions {
+                client_count: 2,
+                ..WorkloadOptions::default()
+            },
+            3,
+            SimRng::new(2),
+        );
+        let mut history = History::default();
+        let attempt = workload.wake(1, 5, &mut history).expect("an attempt");
+        let reply = match &attempt.request {
+            Request::Read { .. } => Reply::Value { value: None },
+            Request::Command(command) => match command.operation {
+                Operation::Get { .. } => Reply::Value { value: None },
+                Operation::CompareAndSet { .. } => Reply::CompareAndSet {
+                    swapped: false,
+                    previous: None,
+                },
+                _ => Reply::Written { previous: None },
+            },
+        };
+        let next = workload.on_outcome(
+            1,
+            attempt.attempt,
+            &Outcome::Applied(reply.clone()),
+            2,
+            9,
+            &mut history,
+        );
+        assert!(matches!(next, Next::WakeAt(_)));
+        assert_eq!(history.operations[0].outcome, HistoryOutcome::Ok(reply));
+        assert_eq!(history.operations[0].return_ms, Some(9));
+        workload.enter_final_phase();
+        assert!(!workload.all_done(), "each client still owes one write");
+    }
+}

@@ -1,0 +1,1152 @@
+//! The world: one thread, a virtual clock, an event queue, N `kvapp::Node`s over the simulated
+//! disk, network and clocks, the clients, the fault injector and the oracles.
+//!
+//! Each event is one input to one node (a message, a timer, a client request) or one decision of
+//! the world (a fault, a restart, the heal). After every input the world runs the node's
+//! `process_ready`, hands its messages to the network, routes its answers to the clients, and
+//! runs the oracles on what changed. Nothing here reads the wall clock, spawns a thread or
+//! iterates a hash map where the order could matter.
+
+use std::time::Instant;
+
+use kvapp::node::{Node, NodeError, Outcome, ReceiveError, RequestId};
+use kvapp::store::Command;
+use raft::{Entry, EntryType, Index, MemStorage, NodeId, StateRole, StorageError, Term};
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::Hasher;
+
+use crate::clock::SimClock;
+use crate::determinism::{EventRecord, RunningHash};
+use crate::disk::{IoState, SimDisk};
+use crate::event::{Event, EventQueue};
+use crate::faults::{damage_offset, FaultAction, FaultInjector};
+use crate::history::History;
+use crate::linearizability;
+use crate::liveness::{converged, NodeProgress};
+use crate::network::Network;
+use crate::options::RunOptions;
+use crate::oracles::invariants::{EntryDigest, Invariants, Slot};
+use crate::oracles::reference::Reference;
+use crate::oracles::{Property, Violation};
+use crate::partition::Connectivity;
+use crate::process::{node_config, Life, Outgoing, Process, SimNode, SimTransport};
+use crate::random::{derive_seed, SimRng, Stream};
+use crate::report::{RunReport, RunStats, Verdict};
+use crate::trace::{Trace, TraceItem};
+use crate::workload::{Next, Request, Workload};
+
+/// How often the liveness phase looks for convergence.
+const LIVENESS_CHECK_INTERVAL_MS: u64 = 50;
+/// Messages a paused node buffers; more are dropped, as a full socket buffer would.
+const PAUSED_INBOX_MESSAGES_MAX: usize = 4_096;
+
+/// Why the run stops.
+#[derive(Debug)]
+enum Stop {
+    Violation(Violation),
+    Liveness(String),
+    Converged,
+}
+
+impl From<Violation> for Stop {
+    fn from(violation: Violation) -> Stop {
+        Stop::Violation(violation)
+    }
+}
+
+/// One input to a node.
+enum Input<'a> {
+    Receive(&'a [u8]),
+    Timers,
+    Submit(Request),
+}
+
+/// A client request a node is working on.
+#[derive(Clone, Debug)]
+struct PendingRequest {
+    client: u64,
+    attempt: u64,
+    command: Option<Command>,
+}
+
+/// What a node's log said about newly committed indexes before `process_ready` (which may
+/// compact them away).
+struct CommitCapture {
+    first: Index,
+    slots: Vec<Slot>,
+}
+
+fn slot(log: &raft::log::RaftLog<MemStorage>, index: Index) -> Slot {
+    match log.term(index) {
+        Ok(term) => Slot::Term(term),
+        Err(StorageError::Compacted) => Slot::Compacted,
+        Err(
+            StorageError::Unavailable
+            | StorageError::SnapshotOutOfDate
+            | StorageError::SnapshotTemporarilyUnavailable,
+        ) => Slot::Beyond,
+    }
+}
+
+fn data_hash(entry: &Entry) -> u64 {
+    let mut hasher = FxHasher::default();
+    hasher.write_u8(match entry.entry_type {
+        EntryType::Normal => 0,
+        EntryType::ConfChange => 1,
+    });
+    hasher.write(&entry.data);
+    hasher.finish()
+}
+
+fn digest(entry: &Entry) -> EntryDigest {
+    EntryDigest {
+        index: entry.index,
+        term: entry.term,
+        data_hash: data_hash(entry),
+    }
+}
+
+/// One simulated run.
+pub struct World {
+    options: RunOptions,
+    now_ms: u64,
+    queue: EventQueue,
+    processes: Vec<Process>,
+    network: Network,
+    workload: Workload,
+    faults: FaultInjector,
+    invariants: Invariants,
+    reference: Reference,
+    /// Every entry seen appended anywhere, by (index, term), to feed the reference.
+    archive: FxHashMap<(Index, Term), Entry>,
+    history: History,
+    requests: FxHashMap<(NodeId, u64, RequestId), PendingRequest>,
+    trace: Trace,
+    hash: RunningHash,
+    events: u64,
+    records: Option<Vec<EventRecord>>,
+    partition_epoch: u64,
+    healed_at_ms: Option<u64>,
+    audit_next: Vec<Index>,
+    stats: RunStats,
+    started: Option<Instant>,
+    /// The node being called into, so that a panic report can name it.
+    current_node: Option<NodeId>,
+}
+
+impl World {
+    /// A world for `options`; `print_trace` prints every event as it happens, `record` keeps
+    /// a record of every event for the determinism check.
+    pub fn new(options: RunOptions, print_trace: bool, record: bool) -> World {
+        let seed = options.seed;
+        let node_count = options.cluster.node_count.max(1);
+        let mut faults = FaultInjector::new(
+            options.faults.clone(),
+            options.disk.clone(),
+            node_count,
+            SimRng::stream(seed, Stream::Faults, 0),
+        );
+        let drifts = faults.drifts();
+        let processes = (1..=node_count)
+            .map(|id| {
+                let io = IoState::new();
+                let disk = SimDisk::new(
+                    options.disk.sector_size_bytes,
+                    options.disk.sync_latency_ms_max,
+                    SimRng::stream(seed, Stream::Disk, id),
+                    io.clone(),
+                );
+                Process {
+                    id,
+                    life: Life::Down(Box::new(disk)),
+                    incarnation: 0,
+                    io,
+                    clock: SimClock::new(),
+                    drift: drifts[id as usize - 1],
+                    paused_until_ms: None,
+                    inbox: Vec::new(),
+                    damaged: false,
+                    restart_pending: false,
+                    timer_at_ms: 0,
+                }
+            })
+            .collect();
+        World {
+            network: Network::new(
+                options.network.clone(),
+                node_count as usize,
+                SimRng::stream(seed, Stream::Network, 0),
+            ),
+            workload: Workload::new(
+                options.workload.clone(),
+                node_count,
+                SimRng::stream(seed, Stream::Workload, 0),
+            ),
+            faults,
+            invariants: Invariants::new(node_count as usize),
+            reference: Reference::new(options.workload.client_count),
+            archive: FxHashMap::default(),
+            history: History::default(),
+            requests: FxHashMap::default(),
+            trace: Trace::new(print_trace),
+            hash: RunningHash::default(),
+            events: 0,
+            records: record.then(Vec::new),
+            partition_epoch: 0,
+            healed_at_ms: None,
+            audit_next: vec![0; node_count as usize],
+            stats: RunStats {
+                nodes: node_count,
+                ..RunStats::default()
+            },
+            started: None,
+            current_node: None,
+            now_ms: 0,
+            queue: EventQueue::new(),
+            processes,
+            options,
+        }
+    }
+
+    /// The event records (when recording).
+    pub fn records(&self) -> &[EventRecord] {
+        self.records.as_deref().unwrap_or(&[])
+    }
+
+    /// The client history so far.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Runs to the end and returns the verdict.
+    pub fn run(&mut self) -> Verdict {
+        self.started = Some(Instant::now());
+        let stop = match self.start() {
+            Ok(()) => self.event_loop(),
+            Err(stop) => stop,
+        };
+        self.conclude(stop)
+    }
+
+    fn event_loop(&mut self) -> Stop {
+        loop {
+            if self.events >= self.options.events_max {
+                return Stop::Liveness(format!(
+                    "event budget of {} events exhausted at {} ms",
+                    self.options.events_max, self.now_ms
+                ));
+            }
+            let Some(scheduled) = self.queue.pop() else {
+                return Stop::Liveness("the event queue ran dry".to_string());
+            };
+            self.now_ms = scheduled.time_ms;
+            self.hash
+                .absorb(scheduled.time_ms, scheduled.sequence, &scheduled.event);
+            let index = self.events;
+            self.events += 1;
+            if let Some(records) = &mut self.records {
+                records.push(EventRecord {
+                    index,
+                    time_ms: scheduled.time_ms,
+                    tag: scheduled.event.tag(),
+                    operands: scheduled.event.operands(),
+                    hash: self.hash.0,
+                });
+            }
+            let result = self.dispatch(&scheduled.event);
+            self.trace.push(TraceItem::Event {
+                time_ms: scheduled.time_ms,
+                index,
+                event: scheduled.event,
+            });
+            if let Err(stop) = result {
+                return stop;
+            }
+        }
+    }
+
+    /// What happened, with counters; call after [`World::run`].
+    pub fn report(&mut self, verdict: Verdict, reproduce: String) -> RunReport {
+        let mut stats = std::mem::take(&mut self.stats);
+        stats.elections = self.invariants.stats.elections;
+        stats.highest_term = self.invariants.stats.highest_term;
+        stats.committed_index = self.invariants.committed_index();
+        stats.network = self.network.stats.clone();
+        stats.faults = self.faults.stats.clone();
+        for process in &self.processes {
+            let disk = match &process.life {
+                Life::Up(node) => Some(node.disk()),
+                Life::Down(disk) => Some(&**disk),
+                Life::Destroyed(_) => None,
+            };
+            if let Some(disk) = disk {
+                stats.disk_writes += disk.stats.writes;
+                stats.disk_syncs += disk.stats.syncs;
+            }
+        }
+        stats.clients = self.history.counts();
+        stats.reference_stalled = self.reference.stalled().map(str::to_string);
+        stats.simulated_ms = self.now_ms;
+        stats.wall_ms = self
+            .started
+            .map_or(0, |started| started.elapsed().as_millis() as u64);
+        stats.events = self.events;
+        stats.trace_hash = self.hash.0;
+        let trace_tail = if verdict == Verdict::Pass {
+            Vec::new()
+        } else {
+            self.trace.tail_lines()
+        };
+        RunReport {
+            options: self.options.clone(),
+            verdict,
+            stats,
+            trace_tail,
+            reproduce,
+        }
+    }
+
+    /// The node the world was calling into when it stopped (for panic reports), and the time.
+    pub fn panic_context(&self) -> String {
+        match self.current_node {
+            Some(node) => format!("node {node} at {} ms", self.now_ms),
+            None => format!("the world at {} ms", self.now_ms),
+        }
+    }
+
+    /// The last events, formatted (for panic reports).
+    pub fn trace_tail(&self) -> Vec<String> {
+        self.trace.tail_lines()
+    }
+
+    // ----- Start and end ---------------------------------------------------------------------
+
+    fn start(&mut self) -> Result<(), Stop> {
+        for id in 1..=self.processes.len() as NodeId {
+            self.open(id)?;
+        }
+        for (client, delay_ms) in self.workload.first_wakes() {
+            self.queue.push(delay_ms, Event::ClientWake { client });
+        }
+        let window = self.options.faults.fault_window_ms;
+        let delay = self.faults.next_tick_delay_ms();
+        if delay < window {
+            self.queue.push(delay, Event::FaultTick);
+        }
+        self.queue.push(window, Event::Heal);
+        Ok(())
+    }
+
+    fn conclude(&mut self, stop: Stop) -> Verdict {
+        self.workload.finish(&mut self.history);
+        let verdict = match stop {
+            Stop::Violation(violation) => Verdict::SafetyViolation(violation),
+            Stop::Liveness(reason) => Verdict::LivenessFailure(reason),
+            Stop::Converged => match self.final_checks() {
+                Ok(()) => Verdict::Pass,
+                Err(violation) => Verdict::SafetyViolation(violation),
+            },
+        };
+        self.trace
+            .note(self.now_ms, format!("verdict: {}", verdict.summary()));
+        verdict
+    }
+
+    fn final_checks(&mut self) -> Result<(), Violation> {
+        for process in &self.processes {
+            if let Some(node) = process.node() {
+                self.stats.store_audits += 1;
+                self.reference
+                    .check_store(process.id, node.applied_index(), node.store())?;
+            }
+        }
+        let outcome = linearizability::check(&self.history, self.options.checker_steps_max)?;
+        self.stats.linearizability = Some(outcome);
+        Ok(())
+    }
+
+    // ----- Dispatch --------------------------------------------------------------------------
+
+    fn dispatch(&mut self, event: &Event) -> Result<(), Stop> {
+        match event {
+            Event::Deliver { from, to, bytes } => self.deliver(*from, *to, bytes),
+            Event::Timer { node, incarnation } => self.timer(*node, *incarnation),
+            Event::ClientWake { client } => self.client_wake(*client),
+            Event::ClientTimeout { client, attempt } => {
+                let next = self.workload.on_timeout(*client, *attempt, self.now_ms);
+                self.client_next(*client, next);
+                Ok(())
+            }
+            Event::FaultTick => self.fault_tick(),
+            Event::Restart { node } => self.restart(*node),
+            Event::Resume { node } => self.resume(*node),
+            Event::PartitionEnd { epoch } => {
+                if *epoch == self.partition_epoch {
+                    self.network
+                        .partition(Connectivity::full(self.processes.len()));
+                    self.trace
+                        .note(self.now_ms, format!("partition {epoch} healed"));
+                }
+                Ok(())
+            }
+            Event::Heal => self.heal(),
+            Event::LivenessCheck => self.liveness_check(),
+        }
+    }
+
+    fn process(&mut self, id: NodeId) -> &mut Process {
+        &mut self.processes[id as usize - 1]
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, bytes: &[u8]) -> Result<(), Stop> {
+        if !self.network.arrive(from, to) {
+            return Ok(());
+        }
+        let process = &mut self.processes[to as usize - 1];
+        if process.node().is_none() {
+            self.network.stats.dropped_node_down += 1;
+            return Ok(());
+        }
+        if process.paused_until_ms.is_some() {
+            if process.inbox.len() < PAUSED_INBOX_MESSAGES_MAX {
+                process.inbox.push((from, bytes.to_vec()));
+            } else {
+                self.network.stats.dropped_capacity += 1;
+            }
+            return Ok(());
+        }
+        self.network.stats.delivered += 1;
+        self.step_node(to, Input::Receive(bytes), None)
+    }
+
+    fn timer(&mut self, id: NodeId, incarnation: u64) -> Result<(), Stop> {
+        let now = self.now_ms;
+        let process = self.process(id);
+        if process.incarnation != incarnation
+            || process.timer_at_ms != now
+            || process.node().is_none()
+            || process.paused_until_ms.is_some()
+        {
+            return Ok(());
+        }
+        self.step_node(id, Input::Timers, None)?;
+        self.schedule_timer(id);
+        Ok(())
+    }
+
+    fn schedule_timer(&mut self, id: NodeId) {
+        let now = self.now_ms;
+        let process = self.process(id);
+        let Some(node) = process.node() else {
+            return;
+        };
+        let at = process.drift.global_ms(node.next_timer_ms()).max(now + 1);
+        process.timer_at_ms = at;
+        let incarnation = process.incarnation;
+        self.queue.push(
+            at,
+            Event::Timer {
+                node: id,
+                incarnation,
+            },
+        );
+    }
+
+    // ----- One input to one node -------------------------------------------------------------
+
+    fn step_node(
+        &mut self,
+        id: NodeId,
+        input: Input<'_>,
+        pending: Option<PendingRequest>,
+    ) -> Result<(), Stop> {
+        let now = self.now_ms;
+        self.current_node = Some(id);
+        let process = &mut self.processes[id as usize - 1];
+        let incarnation = process.incarnation;
+        process.clock.set(process.drift.local_ms(now));
+        let Some(node) = process.node_mut() else {
+            return Ok(());
+        };
+        match input {
+            Input::Receive(bytes) => match node.receive(bytes) {
+                Ok(()) => {}
+                Err(ReceiveError::Refused(error)) => {
+                    self.stats.messages_refused += 1;
+                    self.trace
+                        .note(now, format!("node {id} refused a message: {error}"));
+                }
+                Err(error @ (ReceiveError::Decode(_) | ReceiveError::WrongRecipient { .. })) => {
+                    return Err(Violation::at(
+                        Property::UnexpectedError,
+                        id,
+                        format!("a message sent by a node was rejected: {error}"),
+                    )
+                    .into())
+                }
+            },
+            Input::Timers => node.poll_timers(),
+            Input::Submit(request) => {
+                let request_id = match request {
+                    Request::Command(command) => node.submit(command),
+                    Request::Read { key } => node.read(key, false),
+                };
+                if let Some(pending) = pending {
+                    self.requests.insert((id, incarnation, request_id), pending);
+                }
+            }
+        }
+        self.observe_appended(id)?;
+        let capture = self.capture_commit(id);
+        let node = self.processes[id as usize - 1]
+            .node_mut()
+            .expect("the node is up");
+        let ready = node.process_ready();
+        let result = self.after_activity(id, ready, capture);
+        self.current_node = None;
+        result
+    }
+
+    /// Log matching on the entries raft appended since the last `process_ready` (they are all
+    /// in the unstable log until it runs).
+    fn observe_appended(&mut self, id: NodeId) -> Result<(), Violation> {
+        let node = self.processes[id as usize - 1]
+            .node()
+            .expect("the node is up");
+        let log = &node.raw().raft.raft_log;
+        let entries = log.unstable_entries();
+        let Some(first) = entries.first() else {
+            return Ok(());
+        };
+        let previous_term = log.term(first.index - 1).unwrap_or(0);
+        for entry in entries {
+            self.archive
+                .entry((entry.index, entry.term))
+                .or_insert_with(|| entry.clone());
+        }
+        self.invariants
+            .observe_appended(id, previous_term, entries.iter().map(digest))
+    }
+
+    fn capture_commit(&self, id: NodeId) -> CommitCapture {
+        let node = self.processes[id as usize - 1]
+            .node()
+            .expect("the node is up");
+        let log = &node.raw().raft.raft_log;
+        let first = self.invariants.node_commit(id) + 1;
+        let slots = (first..=log.committed)
+            .map(|index| slot(log, index))
+            .collect();
+        CommitCapture { first, slots }
+    }
+
+    fn after_activity(
+        &mut self,
+        id: NodeId,
+        ready: Result<(), NodeError>,
+        capture: CommitCapture,
+    ) -> Result<(), Stop> {
+        let crashed = self.processes[id as usize - 1].io.crashed();
+        if let Err(error) = &ready {
+            if !crashed {
+                return Err(Violation::at(
+                    Property::UnexpectedError,
+                    id,
+                    format!("process_ready failed without an injected fault: {error}"),
+                )
+                .into());
+            }
+        }
+        let outbox = std::mem::take(
+            &mut self.processes[id as usize - 1]
+                .node_mut()
+                .expect("the node is up")
+                .transport_mut()
+                .outbox,
+        );
+        // The fsync time of this burst delayed what it sent; the next burst starts afresh.
+        self.processes[id as usize - 1].io.take_latency_ms();
+        for outgoing in outbox {
+            self.send(id, outgoing);
+        }
+        self.observe_node(id, crashed, &capture)?;
+        self.route_completions(id)?;
+        if crashed {
+            let operation = self.processes[id as usize - 1]
+                .io
+                .struck_operation()
+                .unwrap_or_default();
+            self.crash(id, &format!("power lost inside disk operation {operation}"));
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, from: NodeId, outgoing: Outgoing) {
+        let Outgoing {
+            to,
+            bytes,
+            latency_ms,
+        } = outgoing;
+        let arrivals = self
+            .network
+            .send(self.now_ms + latency_ms, from, to, bytes.len());
+        match arrivals.as_slice() {
+            [] => {}
+            [at] => self.queue.push(*at, Event::Deliver { from, to, bytes }),
+            [rest @ .., last] => {
+                for at in rest {
+                    self.queue.push(
+                        *at,
+                        Event::Deliver {
+                            from,
+                            to,
+                            bytes: bytes.clone(),
+                        },
+                    );
+                }
+                self.queue.push(*last, Event::Deliver { from, to, bytes });
+            }
+        }
+    }
+
+    /// Runs the oracles on one node after an input. A node that died inside a disk operation
+    /// is judged only up to what it applied: its commit index may cover entries that never
+    /// reached its disk (see `oracles::invariants`).
+    fn observe_node(
+        &mut self,
+        id: NodeId,
+        crashed: bool,
+        capture: &CommitCapture,
+    ) -> Result<(), Violation> {
+        let node = self.processes[id as usize - 1]
+            .node()
+            .expect("the node is up");
+        let raft = &node.raw().raft;
+        let log = &raft.raft_log;
+        self.invariants
+            .observe_role(id, raft.term, raft.role == StateRole::Leader, |index| {
+                slot(log, index)
+            })?;
+        let applied = node.applied_index();
+        let commit = if crashed {
+            applied.max(self.invariants.node_commit(id))
+        } else {
+            log.committed
+        };
+        self.invariants
+            .observe_commit(id, raft.term, commit, |index| {
+                let position = index.checked_sub(capture.first).map(|p| p as usize);
+                match position.and_then(|position| capture.slots.get(position)) {
+                    Some(Slot::Term(term)) => Slot::Term(*term),
+                    Some(Slot::Compacted | Slot::Beyond) | None => slot(log, index),
+                }
+            })?;
+        self.invariants.observe_applied(id, applied)?;
+        if !crashed && node.disk().is_synced() {
+            self.invariants
+                .note_durable(id, node.raw().storage().hard_state());
+        }
+        self.feed_reference();
+        let node = self.processes[id as usize - 1]
+            .node()
+            .expect("the node is up");
+        let audit_next = &mut self.audit_next[id as usize - 1];
+        if applied >= *audit_next && applied <= self.reference.applied() {
+            *audit_next = applied + self.options.store_audit_interval_entries.max(1);
+            self.stats.store_audits += 1;
+            self.reference.check_store(id, applied, node.store())?;
+        }
+        Ok(())
+    }
+
+    /// Applies newly committed entries to the reference state machine.
+    fn feed_reference(&mut self) {
+        while self.reference.applied() < self.invariants.committed_index()
+            && self.reference.stalled().is_none()
+        {
+            let index = self.reference.applied() + 1;
+            let Some(term) = self
+                .invariants
+                .committed_term(index)
+                .filter(|&term| term != 0)
+            else {
+                break;
+            };
+            match self.archive.get(&(index, term)) {
+                Some(entry) => self.reference.apply(entry),
+                None => self.reference.stall(format!(
+                    "committed entry ({index}, term {term}) was never seen appended"
+                )),
+            }
+        }
+    }
+
+    fn route_completions(&mut self, id: NodeId) -> Result<(), Stop> {
+        let process = &mut self.processes[id as usize - 1];
+        let incarnation = process.incarnation;
+        let node = process.node_mut().expect("the node is up");
+        let completions = node.take_completions();
+        if completions.is_empty() {
+            return Ok(());
+        }
+        let leader = node.leader_id();
+        for completion in completions {
+            let Some(pending) = self.requests.remove(&(id, incarnation, completion.request)) else {
+                continue;
+            };
+            if let (Outcome::Applied(reply), Some(command)) =
+                (&completion.outcome, &pending.command)
+            {
+                self.reference.check_acknowledged(id, command, reply)?;
+            }
+            let next = self.workload.on_outcome(
+                pending.client,
+                pending.attempt,
+                &completion.outcome,
+                leader,
+                self.now_ms,
+                &mut self.history,
+            );
+            self.client_next(pending.client, next);
+        }
+        Ok(())
+    }
+
+    // ----- Clients ---------------------------------------------------------------------------
+
+    fn client_wake(&mut self, client: u64) -> Result<(), Stop> {
+        let Some(attempt) = self.workload.wake(client, self.now_ms, &mut self.history) else {
+            return Ok(());
+        };
+        self.queue.push(
+            self.now_ms + self.options.workload.client_timeout_ms,
+            Event::ClientTimeout {
+                client,
+                attempt: attempt.attempt,
+            },
+        );
+        let process = &self.processes[attempt.node as usize - 1];
+        if process.node().is_none() {
+            // Connection refused: certainly not applied.
+            let next = self.workload.on_outcome(
+                client,
+                attempt.attempt,
+                &Outcome::Failed("connection refused".to_string()),
+                0,
+                self.now_ms,
+                &mut self.history,
+            );
+            self.client_next(client, next);
+            return Ok(());
+        }
+        if process.paused_until_ms.is_some() {
+            // The request sits in a socket nobody reads; the client times out.
+            return Ok(());
+        }
+        let command = match &attempt.request {
+            Request::Command(command) => Some(command.clone()),
+            Request::Read { .. } => None,
+        };
+        let pending = PendingRequest {
+            client,
+            attempt: attempt.attempt,
+            command,
+        };
+        self.step_node(attempt.node, Input::Submit(attempt.request), Some(pending))
+    }
+
+    fn client_next(&mut self, client: u64, next: Next) {
+        match next {
+            Next::WakeAt(at) => self.queue.push(at, Event::ClientWake { client }),
+            Next::Idle | Next::Ignored => {}
+        }
+    }
+
+    // ----- Processes -------------------------------------------------------------------------
+
+    /// Starts node `id` from its disk (a new one bootstraps the cluster).
+    fn open(&mut self, id: NodeId) -> Result<(), Stop> {
+        let now = self.now_ms;
+        let seed = self.options.seed;
+        let config_options = self.options.cluster.clone();
+        let process = self.process(id);
+        process.restart_pending = false;
+        let disk = match std::mem::replace(&mut process.life, Life::Destroyed(String::new())) {
+            Life::Down(disk) => *disk,
+            other => {
+                process.life = other;
+                return Ok(());
+            }
+        };
+        process.io.reset();
+        process.incarnation += 1;
+        let raft_seed = derive_seed(seed, Stream::Raft, (id << 32) | process.incarnation);
+        let config = node_config(&config_options, id, raft_seed);
+        process.clock.set(process.drift.local_ms(now));
+        let transport = SimTransport::new(process.io.clone());
+        let clock = process.clock.clone();
+        self.current_node = Some(id);
+        let opened = Node::open(config, disk, transport, clock);
+        self.current_node = None;
+        let process = &mut self.processes[id as usize - 1];
+        match opened {
+            Ok(node) => {
+                process.life = Life::Up(Box::new(node));
+                if process.incarnation > 1 {
+                    self.faults.stats.restarts += 1;
+                }
+            }
+            Err(error) => {
+                if process.damaged {
+                    let reason = format!("recovery refused the damaged disk: {error}");
+                    process.life = Life::Destroyed(reason.clone());
+                    self.faults.stats.destroyed_nodes += 1;
+                    self.stats.destroyed.push((id, reason.clone()));
+                    self.trace
+                        .note(now, format!("node {id} destroyed: {reason}"));
+                    return Ok(());
+                }
+                return Err(Violation::at(
+                    Property::RecoveryFailed,
+                    id,
+                    format!("node failed to open a disk no fault damaged: {error}"),
+                )
+                .into());
+            }
+        }
+        self.observe_restart(id)?;
+        self.schedule_timer(id);
+        Ok(())
+    }
+
+    fn observe_restart(&mut self, id: NodeId) -> Result<(), Violation> {
+        let node = self.processes[id as usize - 1]
+            .node()
+            .expect("the node is up");
+        let raft = &node.raw().raft;
+        let log = &raft.raft_log;
+        let first = log.first_index();
+        let entries = log
+            .slice(first, log.last_index() + 1, u64::MAX)
+            .unwrap_or_default();
+        let previous_term = log.term(first - 1).unwrap_or(0);
+        for entry in &entries {
+            self.archive
+                .entry((entry.index, entry.term))
+                .or_insert_with(|| entry.clone());
+        }
+        self.invariants.observe_restart(
+            id,
+            raft.hard_state(),
+            node.applied_index(),
+            previous_term,
+            entries.iter().map(digest),
+            |index| slot(log, index),
+        )?;
+        self.feed_reference();
+        let node = self.processes[id as usize - 1]
+            .node()
+            .expect("the node is up");
+        let applied = node.applied_index();
+        if applied <= self.reference.applied() {
+            self.stats.store_audits += 1;
+            self.reference.check_store(id, applied, node.store())?;
+        }
+        self.audit_next[id as usize - 1] = applied;
+        Ok(())
+    }
+
+    /// Power loss at node `id`: the node and its volatile state are gone, its disk keeps what
+    /// the crash model keeps.
+    fn crash(&mut self, id: NodeId, reason: &str) {
+        let now = self.now_ms;
+        let process = &mut self.processes[id as usize - 1];
+        let life = std::mem::replace(&mut process.life, Life::Destroyed(String::new()));
+        let Life::Up(node) = life else {
+            process.life = life;
+            return;
+        };
+        let mut disk = node.into_disk();
+        if disk.crash() {
+            self.faults.stats.torn_writes += 1;
+        }
+        process.life = Life::Down(Box::new(disk));
+        process.paused_until_ms = None;
+        process.inbox.clear();
+        self.invariants.on_crash(id);
+        self.requests.retain(|(node, _, _), _| *node != id);
+        let delay = if self.healed_at_ms.is_some() {
+            1
+        } else {
+            self.faults.restart_delay_ms()
+        };
+        let process = &mut self.processes[id as usize - 1];
+        process.restart_pending = true;
+        self.queue.push(now + delay, Event::Restart { node: id });
+        self.trace.note(now, format!("node {id} crashed: {reason}"));
+    }
+
+    fn restart(&mut self, id: NodeId) -> Result<(), Stop> {
+        match self.process(id).life {
+            Life::Down(_) => self.open(id),
+            Life::Up(_) | Life::Destroyed(_) => Ok(()),
+        }
+    }
+
+    fn resume(&mut self, id: NodeId) -> Result<(), Stop> {
+        let now = self.now_ms;
+        match self.process(id).paused_until_ms {
+            Some(until) if until <= now => self.unpause(id),
+            Some(_) | None => Ok(()),
+        }
+    }
+
+    fn unpause(&mut self, id: NodeId) -> Result<(), Stop> {
+        let process = self.process(id);
+        process.paused_until_ms = None;
+        let inbox = std::mem::take(&mut process.inbox);
+        for (_from, bytes) in inbox {
+            if self.process(id).node().is_none() {
+                break;
+            }
+            self.network.stats.delivered += 1;
+            self.step_node(id, Input::Receive(&bytes), None)?;
+        }
+        if self.process(id).node().is_some() {
+            self.step_node(id, Input::Timers, None)?;
+            self.schedule_timer(id);
+        }
+        Ok(())
+    }
+
+    // ----- Faults ----------------------------------------------------------------------------
+
+    fn fault_tick(&mut self) -> Result<(), Stop> {
+        let window = self.options.faults.fault_window_ms;
+        if self.healed_at_ms.is_some() || self.now_ms >= window {
+            return Ok(());
+        }
+        let running: Vec<NodeId> = self
+            .processes
+            .iter()
+            .filter(|process| process.is_running())
+            .map(|process| process.id)
+            .collect();
+        for action in self.faults.tick(&running) {
+            self.inject(action)?;
+        }
+        let next = self.now_ms + self.faults.next_tick_delay_ms();
+        if next < window {
+            self.queue.push(next, Event::FaultTick);
+        }
+        Ok(())
+    }
+
+    fn inject(&mut self, action: FaultAction) -> Result<(), Stop> {
+        let now = self.now_ms;
+        match action {
+            FaultAction::Crash {
+                node,
+                during_operation: None,
+            } => {
+                self.faults.stats.crashes += 1;
+                self.crash(node, "power lost between events");
+            }
+            FaultAction::Crash {
+                node,
+                during_operation: Some(operations),
+            } => {
+                self.faults.stats.crashes_during_write += 1;
+                self.process(node).io.arm_crash(operations);
+                self.trace.note(
+                    now,
+                    format!("node {node} will lose power inside disk operation {operations}"),
+                );
+            }
+            FaultAction::Pause { node, duration_ms } => {
+                self.faults.stats.pauses += 1;
+                self.process(node).paused_until_ms = Some(now + duration_ms);
+                self.queue.push(now + duration_ms, Event::Resume { node });
+                self.trace
+                    .note(now, format!("node {node} paused for {duration_ms} ms"));
+            }
+            FaultAction::Partition {
+                connectivity,
+                mode,
+                description,
+                duration_ms,
+            } => {
+                self.partition_epoch += 1;
+                *self
+                    .faults
+                    .stats
+                    .partitions
+                    .entry(mode.name().to_string())
+                    .or_insert(0) += 1;
+                self.network.partition(connectivity);
+                let epoch = self.partition_epoch;
+                self.queue
+                    .push(now + duration_ms, Event::PartitionEnd { epoch });
+                self.trace.note(
+                    now,
+                    format!("partition {epoch}: {description} for {duration_ms} ms"),
+                );
+            }
+            FaultAction::Clog {
+                from,
+                to,
+                duration_ms,
+            } => {
+                self.faults.stats.clogs += 1;
+                self.network.clog(from, to, now + duration_ms);
+                self.trace.note(
+                    now,
+                    format!("link {from}->{to} clogged for {duration_ms} ms"),
+                );
+            }
+            FaultAction::Corrupt { node, bad_sector } => self.corrupt(node, bad_sector),
+        }
+        Ok(())
+    }
+
+    fn corrupt(&mut self, id: NodeId, bad_sector: bool) {
+        let now = self.now_ms;
+        let process = &mut self.processes[id as usize - 1];
+        let disk = match &mut process.life {
+            Life::Up(node) => node.disk_mut(),
+            Life::Down(disk) => disk,
+            Life::Destroyed(_) => return,
+        };
+        let damage = if bad_sector {
+            disk.break_sector(damage_offset)
+        } else {
+            disk.flip_bit(damage_offset)
+        };
+        let Some((file, place)) = damage else {
+            return;
+        };
+        process.damaged = true;
+        self.invariants.forgive_durability(id);
+        if bad_sector {
+            self.faults.stats.bad_sectors += 1;
+            self.trace.note(
+                now,
+                format!("node {id}: sector {place} of {file} unreadable"),
+            );
+        } else {
+            self.faults.stats.bit_flips += 1;
+            self.trace
+                .note(now, format!("node {id}: bit flipped at {file}:{place}"));
+        }
+    }
+
+    // ----- The liveness phase ----------------------------------------------------------------
+
+    fn heal(&mut self) -> Result<(), Stop> {
+        let now = self.now_ms;
+        self.healed_at_ms = Some(now);
+        self.partition_epoch += 1;
+        self.network.heal(now);
+        self.network.calm();
+        self.trace.note(
+            now,
+            "heal: links, partitions, pauses and crashed nodes".to_string(),
+        );
+        for id in 1..=self.processes.len() as NodeId {
+            self.process(id).io.disarm();
+            if self.process(id).paused_until_ms.is_some() {
+                self.unpause(id)?;
+            }
+            if matches!(self.process(id).life, Life::Down(_)) {
+                self.open(id)?;
+            }
+        }
+        for (client, delay_ms) in self.workload.enter_final_phase() {
+            self.queue
+                .push(now + delay_ms, Event::ClientWake { client });
+        }
+        self.queue
+            .push(now + LIVENESS_CHECK_INTERVAL_MS, Event::LivenessCheck);
+        Ok(())
+    }
+
+    /// Each node's role, term, leader and indexes, for failure reports.
+    fn node_states(&self) -> Vec<String> {
+        self.processes
+            .iter()
+            .map(|process| match &process.life {
+                Life::Up(node) => {
+                    let raft = &node.raw().raft;
+                    let progress = if raft.role == StateRole::Leader {
+                        let followers: Vec<String> = raft
+                            .tracker
+                            .progress
+                            .iter()
+                            .map(|(id, progress)| format!("{id}: {progress}"))
+                            .collect();
+                        format!(" progress [{}]", followers.join("; "))
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "{} {:?} term {} leader {} last {} commit {} applied {}{}{progress}",
+                        process.id,
+                        raft.role,
+                        raft.term,
+                        raft.leader_id,
+                        raft.raft_log.last_index(),
+                        raft.raft_log.committed,
+                        node.applied_index(),
+                        if process.paused_until_ms.is_some() {
+                            " paused"
+                        } else {
+                            ""
+                        }
+                    )
+                }
+                Life::Down(_) => format!("{} down", process.id),
+                Life::Destroyed(reason) => format!("{} destroyed ({reason})", process.id),
+            })
+            .collect()
+    }
+
+    fn liveness_check(&mut self) -> Result<(), Stop> {
+        let progress: Vec<NodeProgress> = self
+            .processes
+            .iter()
+            .map(|process| {
+                let node = process.node();
+                NodeProgress {
+                    id: process.id,
+                    healthy: !process.is_destroyed(),
+                    running: process.is_running(),
+                    commit: node.map_or(0, |node| node.raw().raft.raft_log.committed),
+                    applied: node.map_or(0, SimNode::applied_index),
+                }
+            })
+            .collect();
+        match converged(&progress, self.workload.all_done()) {
+            Ok(_) => Err(Stop::Converged),
+            Err(reason) => {
+                let healed = self.healed_at_ms.unwrap_or(0);
+                if self.now_ms >= healed + self.options.liveness_bound_ms {
+                    let outstanding = self.workload.outstanding(&self.history);
+                    let mut text = format!(
+                        "no convergence {} ms after the heal: {reason}",
+                        self.options.liveness_bound_ms
+                    );
+                    if !outstanding.is_empty() {
+                        text.push_str(&format!("; outstanding: {}", outstanding.join("; ")));
+                    }
+                    text.push_str(&format!("; nodes: {}", self.node_states().join(", ")));
+                    return Err(Stop::Liveness(text));
+                }
+                self.queue.push(
+                    self.now_ms + LIVENESS_CHECK_INTERVAL_MS,
+                    Event::LivenessCheck,
+                );
+                Ok(())
+            }
+        }
+    }
+}
