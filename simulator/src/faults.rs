@@ -56,6 +56,16 @@ pub enum FaultAction {
         /// For how long.
         duration_ms: u64,
     },
+    /// The leader (if one runs) is asked to hand leadership over to `to`.
+    TransferLeader {
+        /// The node to hand over to.
+        to: NodeId,
+    },
+    /// The node campaigns at once.
+    ForceElection {
+        /// The node.
+        node: NodeId,
+    },
     /// A synced sector of the node's disk goes bad.
     Corrupt {
         /// The node (always one of the corruptible minority).
@@ -88,6 +98,10 @@ pub struct FaultStats {
     pub bad_sectors: u64,
     /// Nodes whose damaged disk could not be recovered.
     pub destroyed_nodes: u64,
+    /// Leadership transfers asked for.
+    pub leader_transfers: u64,
+    /// Elections forced.
+    pub forced_elections: u64,
 }
 
 impl FaultStats {
@@ -100,6 +114,8 @@ impl FaultStats {
             + self.clogs
             + self.bit_flips
             + self.bad_sectors
+            + self.leader_transfers
+            + self.forced_elections
     }
 }
 
@@ -220,6 +236,14 @@ impl FaultInjector {
                 to,
                 duration_ms,
             });
+        }
+        if self.node_count > 1 && self.rng.chance(self.options.leader_transfer_probability) {
+            let to = self.rng.between(1, self.node_count);
+            actions.push(FaultAction::TransferLeader { to });
+        }
+        if !running.is_empty() && self.rng.chance(self.options.forced_election_probability) {
+            let node = *self.rng.pick(running);
+            actions.push(FaultAction::ForceElection { node });
         }
         if !self.corruptible.is_empty() && self.rng.chance(self.disk.corruption_probability) {
             let node = *self.rng.pick(&self.corruptible);

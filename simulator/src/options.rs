@@ -171,6 +171,10 @@ pub struct FaultOptions {
     pub link_clog_probability: f64,
     /// How long a clog lasts on average.
     pub link_clog_duration_ms_mean: u64,
+    /// The leader is asked to hand leadership to a random other node (Raft thesis §3.10).
+    pub leader_transfer_probability: f64,
+    /// A random running node starts an election at once, whatever its timers say.
+    pub forced_election_probability: f64,
 }
 
 impl Default for FaultOptions {
@@ -189,6 +193,8 @@ impl Default for FaultOptions {
             partition_modes: PartitionMode::ALL.to_vec(),
             link_clog_probability: 0.1,
             link_clog_duration_ms_mean: 500,
+            leader_transfer_probability: 0.05,
+            forced_election_probability: 0.05,
         }
     }
 }
@@ -202,6 +208,8 @@ impl FaultOptions {
             clock_drift_ppm_max: 0,
             partition_probability: 0.0,
             link_clog_probability: 0.0,
+            leader_transfer_probability: 0.0,
+            forced_election_probability: 0.0,
             ..FaultOptions::default()
         }
     }

@@ -207,7 +207,7 @@ impl RunReport {
             .map(|(mode, count)| format!("{mode} {count}"))
             .collect();
         line(format!(
-            "  faults    {} injected: crashes {} (+{} inside a write), torn writes {}, restarts {}, pauses {}, partitions {} [{}], clogs {}, bit flips {}, bad sectors {}, destroyed nodes {}",
+            "  faults    {} injected: crashes {} (+{} inside a write), torn writes {}, restarts {}, pauses {}, partitions {} [{}], clogs {}, bit flips {}, bad sectors {}, destroyed nodes {}, leader transfers {}, forced elections {}",
             faults.total(),
             faults.crashes,
             faults.crashes_during_write,
@@ -219,7 +219,9 @@ impl RunReport {
             faults.clogs,
             faults.bit_flips,
             faults.bad_sectors,
-            faults.destroyed_nodes
+            faults.destroyed_nodes,
+            faults.leader_transfers,
+            faults.forced_elections
         ));
         for (node, reason) in &stats.destroyed {
             line(format!("            node {node} destroyed: {reason}"));

@@ -59,6 +59,8 @@ enum Input<'a> {
     Receive(&'a [u8]),
     Timers,
     Submit(Request),
+    TransferLeader(NodeId),
+    Campaign,
 }
 
 /// A client request a node is working on.
@@ -486,6 +488,11 @@ impl World {
                 }
             },
             Input::Timers => node.poll_timers(),
+            Input::TransferLeader(to) => node.transfer_leader(to),
+            // Refused when the node cannot campaign (a learner, or not in the configuration).
+            Input::Campaign => {
+                let _ = node.campaign();
+            }
             Input::Submit(request) => {
                 let request_id = match request {
                     Request::Command(command) => node.submit(command),
@@ -1005,6 +1012,27 @@ impl World {
                 );
             }
             FaultAction::Corrupt { node, bad_sector } => self.corrupt(node, bad_sector),
+            FaultAction::TransferLeader { to } => {
+                let leader = self
+                    .processes
+                    .iter()
+                    .find(|process| {
+                        process.is_running() && process.node().is_some_and(SimNode::is_leader)
+                    })
+                    .map(|process| process.id);
+                if let Some(leader) = leader.filter(|&leader| leader != to) {
+                    self.faults.stats.leader_transfers += 1;
+                    self.trace
+                        .note(now, format!("leader {leader} asked to transfer to {to}"));
+                    self.step_node(leader, Input::TransferLeader(to), None)?;
+                }
+            }
+            FaultAction::ForceElection { node } => {
+                self.faults.stats.forced_elections += 1;
+                self.trace
+                    .note(now, format!("node {node} forced to campaign"));
+                self.step_node(node, Input::Campaign, None)?;
+            }
         }
         Ok(())
     }
