@@ -61,6 +61,11 @@ pub enum FaultAction {
         /// The node to hand over to.
         to: NodeId,
     },
+    /// The leader removes a voter or adds a removed node back; the world picks which.
+    ChangeMembership {
+        /// A random number for the world's choice.
+        choice: u64,
+    },
     /// The node campaigns at once.
     ForceElection {
         /// The node.
@@ -102,6 +107,10 @@ pub struct FaultStats {
     pub leader_transfers: u64,
     /// Elections forced.
     pub forced_elections: u64,
+    /// Membership changes proposed.
+    pub membership_changes: u64,
+    /// Nodes that applied their own removal and shut down.
+    pub nodes_removed: u64,
 }
 
 impl FaultStats {
@@ -116,6 +125,7 @@ impl FaultStats {
             + self.bad_sectors
             + self.leader_transfers
             + self.forced_elections
+            + self.membership_changes
     }
 }
 
@@ -244,6 +254,10 @@ impl FaultInjector {
         if !running.is_empty() && self.rng.chance(self.options.forced_election_probability) {
             let node = *self.rng.pick(running);
             actions.push(FaultAction::ForceElection { node });
+        }
+        if self.node_count > 1 && self.rng.chance(self.options.membership_change_probability) {
+            let choice = self.rng.next_u64();
+            actions.push(FaultAction::ChangeMembership { choice });
         }
         if !self.corruptible.is_empty() && self.rng.chance(self.disk.corruption_probability) {
             let node = *self.rng.pick(&self.corruptible);

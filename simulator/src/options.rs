@@ -175,6 +175,9 @@ pub struct FaultOptions {
     pub leader_transfer_probability: f64,
     /// A random running node starts an election at once, whatever its timers say.
     pub forced_election_probability: f64,
+    /// The leader is asked to remove a voter, or to add back a removed node (with an empty
+    /// disk). Keep disk corruption off with it: the fault atlas assumes a fixed membership.
+    pub membership_change_probability: f64,
 }
 
 impl Default for FaultOptions {
@@ -195,6 +198,7 @@ impl Default for FaultOptions {
             link_clog_duration_ms_mean: 500,
             leader_transfer_probability: 0.05,
             forced_election_probability: 0.05,
+            membership_change_probability: 0.0,
         }
     }
 }
@@ -210,6 +214,7 @@ impl FaultOptions {
             link_clog_probability: 0.0,
             leader_transfer_probability: 0.0,
             forced_election_probability: 0.0,
+            membership_change_probability: 0.0,
             ..FaultOptions::default()
         }
     }

@@ -125,3 +125,17 @@ fn the_orphan_snapshot_seeds_pass() {
         assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
     }
 }
+
+#[test]
+fn membership_changes_keep_every_check() {
+    let (failures, _) = run_seeds(
+        3_000..3_020,
+        false,
+        &[
+            "faults.fault_window_ms=5000",
+            "faults.membership_change_probability=0.3",
+        ],
+        false,
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
