@@ -9,10 +9,13 @@ pub enum ReadOnlyOption {
     /// request. Always correct.
     #[default]
     Safe,
-    /// Trust the leader lease: serve at once while CheckQuorum keeps the leader honest. Correct
-    /// only if clocks drift less than the election timeout allows; requires `check_quorum`. A
-    /// leader that has sent TimeoutNow in its term forfeits its lease (the transferee's election
-    /// ignores leases) and confirms reads as `Safe` does for the rest of the term.
+    /// Trust the leader lease: serve at once while a quorum acknowledged the leader since its
+    /// last CheckQuorum round, except in the tick before the next one; otherwise confirm as
+    /// `Safe` does. Correct only if clocks drift, and messages are delayed, by less than that
+    /// margin allows, and if a restarted node (which forgets the leader it heard from) stays
+    /// down for an election timeout; requires `check_quorum`. A leader that starts a
+    /// leadership transfer forfeits its lease (the transferee's election ignores leases) for
+    /// the rest of its term.
     LeaseBased,
 }
 

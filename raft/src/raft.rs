@@ -96,10 +96,11 @@ pub struct Raft<S: Storage> {
     /// Reads received before the leader committed an entry of its own term (etcd #7331): until
     /// then its commit index may be stale, so they wait.
     pending_read_index_messages: Vec<Message>,
-    /// Whether this leader sent TimeoutNow in its term. The transferee's election is forced
-    /// past the voters' leases (thesis §3.10), so from then on, even if the transfer seems to
-    /// fail, another node may lead a later term unbeknownst to this one: lease-based reads
-    /// are confirmed by a heartbeat round for the rest of the term (etcd-io/raft #99).
+    /// Whether this leader started a leadership transfer in its term. The transferee's election
+    /// is forced past the voters' leases (thesis §3.10), so once TimeoutNow is out, even if the
+    /// transfer seems to fail, another node may lead a later term unbeknownst to this one:
+    /// lease-based reads are confirmed by a heartbeat round for the rest of the term
+    /// (etcd-io/raft #99).
     lease_forfeited: bool,
     election_elapsed: usize,
     heartbeat_elapsed: usize,
@@ -1026,9 +1027,12 @@ impl<S: Storage> Raft<S> {
         if transferee == self.id {
             return;
         }
-        // The transfer must finish within an election timeout (thesis §3.10).
+        // The transfer must finish within an election timeout (thesis §3.10). Restarting the
+        // clock for it also postpones the next quorum check, which the lease rests on: forfeit
+        // the lease now rather than when TimeoutNow goes out.
         self.election_elapsed = 0;
         self.lead_transferee = transferee;
+        self.lease_forfeited = true;
         if self.progress_mut(transferee).matched == self.raft_log.last_index() {
             self.send_timeout_now(transferee);
         } else {
@@ -1037,7 +1041,6 @@ impl<S: Storage> Raft<S> {
     }
 
     fn send_timeout_now(&mut self, to: NodeId) {
-        self.lease_forfeited = true;
         self.send(Message::new(MessageType::TimeoutNow, to, self.id));
     }
 
@@ -1374,7 +1377,7 @@ impl<S: Storage> Raft<S> {
         let index = self.raft_log.committed;
         let trust_lease = match self.read_only.option {
             ReadOnlyOption::Safe => false,
-            ReadOnlyOption::LeaseBased => !self.lease_forfeited,
+            ReadOnlyOption::LeaseBased => !self.lease_forfeited && self.lease_is_current(),
         };
         if trust_lease {
             self.respond_to_read_index(message, index);
@@ -1386,6 +1389,18 @@ impl<S: Storage> Raft<S> {
         let round = self.read_only.add_request(index, message, self.id);
         self.broadcast_heartbeat_with_context(encode_round(round));
         Ok(())
+    }
+
+    /// Thesis §6.4.1: a follower refuses votes for an election timeout after hearing from the
+    /// leader (§4.2.3), so a leader that a quorum heard recently cannot have been replaced.
+    /// CheckQuorum alone is not enough: it looks once per election timeout, and a leader cut
+    /// off just after a check keeps its role until the check after next, while the followers'
+    /// promise lasts one timeout. The lease therefore rests only on acknowledgements received
+    /// since the last check (the `recent_active` marks it clears), and ends one tick before
+    /// the next check, a margin for the order in which nodes tick. Outside it, reads are
+    /// confirmed by a heartbeat round.
+    fn lease_is_current(&self) -> bool {
+        self.tracker.quorum_active() && self.election_elapsed + 1 < self.election_timeout
     }
 
     fn release_pending_read_index_messages(&mut self) {

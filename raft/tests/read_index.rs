@@ -388,3 +388,103 @@ fn after_an_abandoned_transfer_lease_reads_wait_for_a_heartbeat_round() {
         vec![read_state(cluster.committed(1), b"r")]
     );
 }
+
+#[test]
+fn a_lease_lasts_no_longer_than_the_followers_promise() {
+    // Followers refuse votes for an election timeout after hearing from the leader (thesis
+    // §4.2.3), but CheckQuorum looks only once per election timeout: a leader cut off just
+    // after a check stays leader until the check after next. Its lease must end with the
+    // followers' promise, not with its role. Clocks run in lockstep and every message arrives
+    // at once: this is not about clock drift.
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| {
+        config.check_quorum = true;
+        config.read_only_option = ReadOnlyOption::LeaseBased;
+    });
+    cluster.campaign(1);
+    cluster.propose(1, b"x").unwrap();
+    let timeout = cluster.node(1).raft.election_timeout();
+    cluster.tick_all_times(timeout);
+    cluster.isolate(1);
+    let mut new_leader = None;
+    for _ in 0..2 * timeout {
+        cluster.tick_all();
+        new_leader = [2, 3]
+            .into_iter()
+            .find(|&id| cluster.role(id) == StateRole::Leader);
+        if new_leader.is_some() {
+            break;
+        }
+    }
+    let new_leader = new_leader.expect("2 or 3 elected");
+    assert_eq!(cluster.role(1), StateRole::Leader, "node 1 has not noticed");
+    cluster.propose(new_leader, b"new value").unwrap();
+    let write_index = cluster.committed(new_leader);
+    // The harness checks every read state against what was committed before the request.
+    cluster.read_index(1, b"lease").unwrap();
+    assert!(read_states(&cluster, 1).is_empty());
+    assert!(write_index > cluster.committed(1));
+}
+
+#[test]
+fn within_its_lease_a_leader_answers_at_once() {
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| {
+        config.check_quorum = true;
+        config.read_only_option = ReadOnlyOption::LeaseBased;
+    });
+    cluster.campaign(1);
+    cluster.propose(1, b"x").unwrap();
+    let timeout = cluster.node(1).raft.election_timeout();
+    let mut at_once = 0;
+    for tick in 0..3 * timeout {
+        cluster.tick_all();
+        let before = read_states(&cluster, 1).len();
+        cluster
+            .request_read(1, format!("{tick}").as_bytes())
+            .unwrap();
+        at_once += read_states(&cluster, 1).len() - before;
+        cluster.deliver_all();
+        assert_eq!(
+            read_states(&cluster, 1).len(),
+            tick + 1,
+            "every read is answered"
+        );
+    }
+    // In each election timeout, only the read in the tick before the quorum check waits for
+    // a heartbeat round.
+    assert_eq!(at_once, 3 * (timeout - 1));
+}
+
+#[test]
+fn starting_a_transfer_forfeits_the_lease() {
+    // Starting a transfer restarts the leader's election clock to time the transfer, which
+    // also postpones its next quorum check; the lease must not stretch with it. Here the
+    // transferee lags, so no TimeoutNow is sent.
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| {
+        config.check_quorum = true;
+        config.read_only_option = ReadOnlyOption::LeaseBased;
+    });
+    cluster.campaign(1);
+    cluster.propose(1, b"x").unwrap();
+    let timeout = cluster.node(1).raft.election_timeout();
+    cluster.tick_all_times(timeout);
+    cluster.isolate(1);
+    cluster.propose(1, b"only on 1").unwrap();
+    cluster.tick_all_times(timeout - 3);
+    cluster.transfer_leader(1, 2);
+    assert_eq!(cluster.node(1).raft.lead_transferee, 2);
+    let mut new_leader = None;
+    for _ in 0..2 * timeout {
+        cluster.tick_all();
+        new_leader = [2, 3]
+            .into_iter()
+            .find(|&id| cluster.role(id) == StateRole::Leader);
+        if new_leader.is_some() {
+            break;
+        }
+    }
+    let new_leader = new_leader.expect("2 or 3 elected");
+    assert_eq!(cluster.role(1), StateRole::Leader, "node 1 has not noticed");
+    cluster.propose(new_leader, b"new value").unwrap();
+    cluster.read_index(1, b"lease").unwrap();
+    assert!(read_states(&cluster, 1).is_empty());
+}

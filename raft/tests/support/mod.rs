@@ -161,6 +161,10 @@ pub struct Cluster {
     pub conf_state_by_index: BTreeMap<Index, ConfState>,
     /// The read states each node received, in order.
     pub read_states: BTreeMap<NodeId, Vec<ReadState>>,
+    /// For reads requested through [`Cluster::read_index`], by requesting node and context,
+    /// the highest index committed anywhere at the time of each request, oldest first. A read
+    /// state must not be below it: the read must see every write committed before it began.
+    pub read_bounds: BTreeMap<(NodeId, Vec<u8>), VecDeque<Index>>,
     /// Whether a sender is told (`report_unreachable`) when a link drops its message.
     pub report_unreachable: bool,
     /// Counters of what happened.
@@ -205,6 +209,7 @@ impl Cluster {
             fingerprint_by_index: BTreeMap::new(),
             conf_state_by_index: BTreeMap::new(),
             read_states: BTreeMap::new(),
+            read_bounds: BTreeMap::new(),
             report_unreachable: false,
             stats: Stats::default(),
             bootstrap_conf_state: conf_state.clone(),
@@ -331,6 +336,9 @@ impl Cluster {
                 self.apply_entry(id, entry);
             }
             self.stats.read_states += ready.read_states.len() as u64;
+            for read in &ready.read_states {
+                self.check_read(id, read);
+            }
             self.read_states
                 .entry(id)
                 .or_default()
@@ -385,6 +393,31 @@ impl Cluster {
         let machine = *machine;
         self.check_fingerprint(id, machine);
         self.record_applied(id, entry);
+    }
+
+    /// Linearizable reads (thesis §6.4): a read state is at least the highest index committed
+    /// when the read was requested. Reads with the same context are matched to the oldest
+    /// request, whose bound is the lowest, so a reordering can only weaken the check.
+    fn check_read(&mut self, id: NodeId, read: &ReadState) {
+        let key = (id, read.request_context.clone());
+        let Some(bound) = self.read_bounds.get_mut(&key).and_then(VecDeque::pop_front) else {
+            return;
+        };
+        assert!(
+            read.index >= bound,
+            "stale read at node {id}: read index {} below index {bound}, committed before the \
+             read was requested",
+            read.index
+        );
+    }
+
+    /// The highest index committed on any node: every entry up to it is committed.
+    pub fn max_committed(&self) -> Index {
+        self.nodes
+            .values()
+            .map(|node| node.raft.raft_log.committed)
+            .max()
+            .unwrap_or(0)
     }
 
     fn check_fingerprint(&mut self, id: NodeId, machine: Machine) {
@@ -586,8 +619,22 @@ impl Cluster {
 
     /// Asks for a read at `id` and delivers everything that results.
     pub fn read_index(&mut self, id: NodeId, context: &[u8]) -> Result<(), RaftError> {
-        let result = self.node_mut(id).read_index(context.to_vec());
+        let result = self.request_read(id, context);
         self.deliver_all();
+        result
+    }
+
+    /// Asks for a read at `id`, recording what it must see, and handles `id`'s `Ready`.
+    pub fn request_read(&mut self, id: NodeId, context: &[u8]) -> Result<(), RaftError> {
+        let bound = self.max_committed();
+        let result = self.node_mut(id).read_index(context.to_vec());
+        if result.is_ok() {
+            self.read_bounds
+                .entry((id, context.to_vec()))
+                .or_default()
+                .push_back(bound);
+        }
+        self.process_ready(id);
         result
     }
 
