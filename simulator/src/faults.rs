@@ -56,6 +56,21 @@ pub enum FaultAction {
         /// For how long.
         duration_ms: u64,
     },
+    /// The leader (if one runs) is asked to hand leadership over to `to`.
+    TransferLeader {
+        /// The node to hand over to.
+        to: NodeId,
+    },
+    /// The leader removes a voter or adds a removed node back; the world picks which.
+    ChangeMembership {
+        /// A random number for the world's choice.
+        choice: u64,
+    },
+    /// The node campaigns at once.
+    ForceElection {
+        /// The node.
+        node: NodeId,
+    },
     /// A synced sector of the node's disk goes bad.
     Corrupt {
         /// The node (always one of the corruptible minority).
@@ -88,6 +103,14 @@ pub struct FaultStats {
     pub bad_sectors: u64,
     /// Nodes whose damaged disk could not be recovered.
     pub destroyed_nodes: u64,
+    /// Leadership transfers asked for.
+    pub leader_transfers: u64,
+    /// Elections forced.
+    pub forced_elections: u64,
+    /// Membership changes proposed.
+    pub membership_changes: u64,
+    /// Nodes that applied their own removal and shut down.
+    pub nodes_removed: u64,
 }
 
 impl FaultStats {
@@ -100,6 +123,9 @@ impl FaultStats {
             + self.clogs
             + self.bit_flips
             + self.bad_sectors
+            + self.leader_transfers
+            + self.forced_elections
+            + self.membership_changes
     }
 }
 
@@ -220,6 +246,18 @@ impl FaultInjector {
                 to,
                 duration_ms,
             });
+        }
+        if self.node_count > 1 && self.rng.chance(self.options.leader_transfer_probability) {
+            let to = self.rng.between(1, self.node_count);
+            actions.push(FaultAction::TransferLeader { to });
+        }
+        if !running.is_empty() && self.rng.chance(self.options.forced_election_probability) {
+            let node = *self.rng.pick(running);
+            actions.push(FaultAction::ForceElection { node });
+        }
+        if self.node_count > 1 && self.rng.chance(self.options.membership_change_probability) {
+            let choice = self.rng.next_u64();
+            actions.push(FaultAction::ChangeMembership { choice });
         }
         if !self.corruptible.is_empty() && self.rng.chance(self.disk.corruption_probability) {
             let node = *self.rng.pick(&self.corruptible);

@@ -16,6 +16,19 @@
 //!   Found on swarm seeds 913, 1216, 1393, 1584, 2408; fixed in kvapp by 3c41e39 (recovery
 //!   removes snapshot files the WAL cannot restart from).
 
+/// kvapp + raft: shrinking a two-voter cluster to one can deadlock for good.
+///
+/// The leader L of configuration {L, R} commits the entry that removes R and tells R (the
+/// commit index travels in its next append), R applies its removal and shuts down as the server
+/// does. A commit index alone is written lazily (`must_sync` is false), so if L loses power
+/// before a later sync, L restarts with the removal in its log but not known committed: raft
+/// uses the configuration as of the applied index, so L is still in {L, R}, needs R's vote or
+/// acknowledgement, and R is gone. Nothing can commit again. Possible fixes: use the newest
+/// configuration in the log (Raft thesis §4.1), sync the hard state before sending a commit
+/// index that covers a configuration change, or keep a removed node answering until the
+/// survivors have committed past its removal.
+pub const REMOVED_NODE_STILL_NEEDED: &str = "kvapp-removed-node-still-needed";
+
 /// A recognised known bug.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KnownBug {

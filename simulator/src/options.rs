@@ -171,6 +171,13 @@ pub struct FaultOptions {
     pub link_clog_probability: f64,
     /// How long a clog lasts on average.
     pub link_clog_duration_ms_mean: u64,
+    /// The leader is asked to hand leadership to a random other node (Raft thesis §3.10).
+    pub leader_transfer_probability: f64,
+    /// A random running node starts an election at once, whatever its timers say.
+    pub forced_election_probability: f64,
+    /// The leader is asked to remove a voter, or to add back a removed node (with an empty
+    /// disk). Keep disk corruption off with it: the fault atlas assumes a fixed membership.
+    pub membership_change_probability: f64,
 }
 
 impl Default for FaultOptions {
@@ -189,6 +196,9 @@ impl Default for FaultOptions {
             partition_modes: PartitionMode::ALL.to_vec(),
             link_clog_probability: 0.1,
             link_clog_duration_ms_mean: 500,
+            leader_transfer_probability: 0.05,
+            forced_election_probability: 0.05,
+            membership_change_probability: 0.0,
         }
     }
 }
@@ -202,6 +212,9 @@ impl FaultOptions {
             clock_drift_ppm_max: 0,
             partition_probability: 0.0,
             link_clog_probability: 0.0,
+            leader_transfer_probability: 0.0,
+            forced_election_probability: 0.0,
+            membership_change_probability: 0.0,
             ..FaultOptions::default()
         }
     }

@@ -68,6 +68,9 @@ pub enum Life {
     Down(Box<SimDisk>),
     /// Its disk was damaged beyond recovery (by an injected fault); it never comes back.
     Destroyed(String),
+    /// It applied its own removal from the cluster and shut down, as a server does; it comes
+    /// back, with this disk, only if it is added again.
+    Removed(Box<SimDisk>),
 }
 
 /// One simulated machine.
@@ -94,6 +97,15 @@ pub struct Process {
     pub restart_pending: bool,
     /// When the node's one live timer event fires; other timer events are stale.
     pub timer_at_ms: u64,
+    /// The node was seen in its own configuration (founding nodes from the start; a joining
+    /// node once the leader added it). Only a member can be removed.
+    pub member: bool,
+    /// A fresh disk starts by waiting to be added rather than bootstrapping.
+    pub joining: bool,
+    /// A node added back replays its old log, its own removal included; what it applies
+    /// before this index (the leader's last index when the addition was proposed) says
+    /// nothing about its membership now.
+    pub rejoin_after_index: raft::Index,
 }
 
 impl Process {
@@ -101,7 +113,7 @@ impl Process {
     pub fn node(&self) -> Option<&SimNode> {
         match &self.life {
             Life::Up(node) => Some(node),
-            Life::Down(_) | Life::Destroyed(_) => None,
+            Life::Down(_) | Life::Destroyed(_) | Life::Removed(_) => None,
         }
     }
 
@@ -109,7 +121,7 @@ impl Process {
     pub fn node_mut(&mut self) -> Option<&mut SimNode> {
         match &mut self.life {
             Life::Up(node) => Some(node),
-            Life::Down(_) | Life::Destroyed(_) => None,
+            Life::Down(_) | Life::Destroyed(_) | Life::Removed(_) => None,
         }
     }
 
@@ -121,6 +133,11 @@ impl Process {
     /// Whether the node was destroyed.
     pub fn is_destroyed(&self) -> bool {
         matches!(self.life, Life::Destroyed(_))
+    }
+
+    /// Whether the node left the cluster.
+    pub fn is_removed(&self) -> bool {
+        matches!(self.life, Life::Removed(_))
     }
 }
 

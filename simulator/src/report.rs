@@ -142,6 +142,8 @@ pub struct RunStats {
     pub clients: HistoryCounts,
     /// Store audits performed.
     pub store_audits: u64,
+    /// Acknowledgements the reference never got far enough to check.
+    pub acknowledgements_unverified: u64,
     /// Set when the reference state machine could not follow the log.
     pub reference_stalled: Option<String>,
     /// The checker's verdict.
@@ -207,7 +209,7 @@ impl RunReport {
             .map(|(mode, count)| format!("{mode} {count}"))
             .collect();
         line(format!(
-            "  faults    {} injected: crashes {} (+{} inside a write), torn writes {}, restarts {}, pauses {}, partitions {} [{}], clogs {}, bit flips {}, bad sectors {}, destroyed nodes {}",
+            "  faults    {} injected: crashes {} (+{} inside a write), torn writes {}, restarts {}, pauses {}, partitions {} [{}], clogs {}, bit flips {}, bad sectors {}, destroyed nodes {}, leader transfers {}, forced elections {}, membership changes {} ({} nodes removed)",
             faults.total(),
             faults.crashes,
             faults.crashes_during_write,
@@ -219,7 +221,11 @@ impl RunReport {
             faults.clogs,
             faults.bit_flips,
             faults.bad_sectors,
-            faults.destroyed_nodes
+            faults.destroyed_nodes,
+            faults.leader_transfers,
+            faults.forced_elections,
+            faults.membership_changes,
+            faults.nodes_removed
         ));
         for (node, reason) in &stats.destroyed {
             line(format!("            node {node} destroyed: {reason}"));
@@ -243,8 +249,13 @@ impl RunReport {
         ));
         let clients = &stats.clients;
         line(format!(
-            "  clients   {} operations: {} ok, {} failed, {} unknown; {} store audits",
-            clients.invoked, clients.ok, clients.failed, clients.unknown, stats.store_audits
+            "  clients   {} operations: {} ok, {} failed, {} unknown; {} store audits, {} acknowledgements unverified",
+            clients.invoked,
+            clients.ok,
+            clients.failed,
+            clients.unknown,
+            stats.store_audits,
+            stats.acknowledgements_unverified
         ));
         let checker = match &stats.linearizability {
             None => "not checked".to_string(),

@@ -75,6 +75,16 @@ pub fn draw(seed: u64) -> RunOptions {
         0.0
     };
     faults.link_clog_duration_ms_mean = rng.between(50, 2_000);
+    faults.leader_transfer_probability = if rng.chance(0.4) {
+        0.05 + 0.3 * rng.unit()
+    } else {
+        0.0
+    };
+    faults.forced_election_probability = if rng.chance(0.4) {
+        0.05 + 0.3 * rng.unit()
+    } else {
+        0.0
+    };
 
     let workload = &mut options.workload;
     workload.client_count = rng.between(1, 8);

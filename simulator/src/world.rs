@@ -21,6 +21,7 @@ use crate::disk::{IoState, SimDisk};
 use crate::event::{Event, EventQueue};
 use crate::faults::{damage_offset, FaultAction, FaultInjector};
 use crate::history::History;
+use crate::known_bugs;
 use crate::linearizability;
 use crate::liveness::{converged, NodeProgress};
 use crate::network::Network;
@@ -45,6 +46,7 @@ const PAUSED_INBOX_MESSAGES_MAX: usize = 4_096;
 enum Stop {
     Violation(Violation),
     Liveness(String),
+    KnownBug(&'static str, String),
     Converged,
 }
 
@@ -59,6 +61,9 @@ enum Input<'a> {
     Receive(&'a [u8]),
     Timers,
     Submit(Request),
+    TransferLeader(NodeId),
+    Campaign,
+    ConfChange(raft::ConfChange),
 }
 
 /// A client request a node is working on.
@@ -168,6 +173,9 @@ impl World {
                     damaged: false,
                     restart_pending: false,
                     timer_at_ms: 0,
+                    member: true,
+                    joining: false,
+                    rejoin_after_index: 0,
                 }
             })
             .collect();
@@ -277,7 +285,7 @@ impl World {
             let disk = match &process.life {
                 Life::Up(node) => Some(node.disk()),
                 Life::Down(disk) => Some(&**disk),
-                Life::Destroyed(_) => None,
+                Life::Destroyed(_) | Life::Removed(_) => None,
             };
             if let Some(disk) = disk {
                 stats.disk_writes += disk.stats.writes;
@@ -286,6 +294,7 @@ impl World {
         }
         stats.clients = self.history.counts();
         stats.reference_stalled = self.reference.stalled().map(str::to_string);
+        stats.acknowledgements_unverified = self.reference.unverified_acknowledgements() as u64;
         stats.simulated_ms = self.now_ms;
         stats.wall_ms = self
             .started
@@ -342,6 +351,7 @@ impl World {
         let verdict = match stop {
             Stop::Violation(violation) => Verdict::SafetyViolation(violation),
             Stop::Liveness(reason) => Verdict::LivenessFailure(reason),
+            Stop::KnownBug(id, detail) => Verdict::KnownBug(id.to_string(), detail),
             Stop::Converged => match self.final_checks() {
                 Ok(()) => Verdict::Pass,
                 Err(violation) => Verdict::SafetyViolation(violation),
@@ -486,6 +496,15 @@ impl World {
                 }
             },
             Input::Timers => node.poll_timers(),
+            Input::TransferLeader(to) => node.transfer_leader(to),
+            // The outcome comes back as a completion nobody waits for.
+            Input::ConfChange(change) => {
+                node.propose_conf_change(change);
+            }
+            // Refused when the node cannot campaign (a learner, or not in the configuration).
+            Input::Campaign => {
+                let _ = node.campaign();
+            }
             Input::Submit(request) => {
                 let request_id = match request {
                     Request::Command(command) => node.submit(command),
@@ -571,6 +590,10 @@ impl World {
         }
         self.observe_node(id, crashed, &capture)?;
         self.route_completions(id)?;
+        if !crashed && self.applied_own_removal(id) {
+            self.remove(id);
+            return Ok(());
+        }
         if crashed {
             let operation = self.processes[id as usize - 1]
                 .io
@@ -646,7 +669,7 @@ impl World {
             self.invariants
                 .note_durable(id, node.raw().storage().hard_state());
         }
-        self.feed_reference();
+        self.feed_reference()?;
         let node = self.processes[id as usize - 1]
             .node()
             .expect("the node is up");
@@ -660,7 +683,7 @@ impl World {
     }
 
     /// Applies newly committed entries to the reference state machine.
-    fn feed_reference(&mut self) {
+    fn feed_reference(&mut self) -> Result<(), Violation> {
         while self.reference.applied() < self.invariants.committed_index()
             && self.reference.stalled().is_none()
         {
@@ -673,12 +696,13 @@ impl World {
                 break;
             };
             match self.archive.get(&(index, term)) {
-                Some(entry) => self.reference.apply(entry),
+                Some(entry) => self.reference.apply(entry)?,
                 None => self.reference.stall(format!(
                     "committed entry ({index}, term {term}) was never seen appended"
                 )),
             }
         }
+        Ok(())
     }
 
     fn route_completions(&mut self, id: NodeId) -> Result<(), Stop> {
@@ -690,6 +714,7 @@ impl World {
             return Ok(());
         }
         let leader = node.leader_id();
+        let applied = node.applied_index();
         for completion in completions {
             let Some(pending) = self.requests.remove(&(id, incarnation, completion.request)) else {
                 continue;
@@ -697,7 +722,8 @@ impl World {
             if let (Outcome::Applied(reply), Some(command)) =
                 (&completion.outcome, &pending.command)
             {
-                self.reference.check_acknowledged(id, command, reply)?;
+                self.reference
+                    .check_acknowledged(id, applied, command, reply)?;
             }
             let next = self.workload.on_outcome(
                 pending.client,
@@ -781,7 +807,8 @@ impl World {
         process.io.reset();
         process.incarnation += 1;
         let raft_seed = derive_seed(seed, Stream::Raft, (id << 32) | process.incarnation);
-        let config = node_config(&config_options, id, raft_seed);
+        let mut config = node_config(&config_options, id, raft_seed);
+        config.join = process.joining;
         process.clock.set(process.drift.local_ms(now));
         let transport = SimTransport::new(process.io.clone());
         let clock = process.clock.clone();
@@ -843,7 +870,7 @@ impl World {
             entries.iter().map(digest),
             |index| slot(log, index),
         )?;
-        self.feed_reference();
+        self.feed_reference()?;
         let node = self.processes[id as usize - 1]
             .node()
             .expect("the node is up");
@@ -889,7 +916,7 @@ impl World {
     fn restart(&mut self, id: NodeId) -> Result<(), Stop> {
         match self.process(id).life {
             Life::Down(_) => self.open(id),
-            Life::Up(_) | Life::Destroyed(_) => Ok(()),
+            Life::Up(_) | Life::Destroyed(_) | Life::Removed(_) => Ok(()),
         }
     }
 
@@ -1005,8 +1032,166 @@ impl World {
                 );
             }
             FaultAction::Corrupt { node, bad_sector } => self.corrupt(node, bad_sector),
+            FaultAction::TransferLeader { to } => {
+                let leader = self
+                    .processes
+                    .iter()
+                    .find(|process| {
+                        process.is_running() && process.node().is_some_and(SimNode::is_leader)
+                    })
+                    .map(|process| process.id);
+                if let Some(leader) = leader.filter(|&leader| leader != to) {
+                    self.faults.stats.leader_transfers += 1;
+                    self.trace
+                        .note(now, format!("leader {leader} asked to transfer to {to}"));
+                    self.step_node(leader, Input::TransferLeader(to), None)?;
+                }
+            }
+            FaultAction::ChangeMembership { choice } => self.change_membership(choice)?,
+            FaultAction::ForceElection { node } => {
+                self.faults.stats.forced_elections += 1;
+                self.trace
+                    .note(now, format!("node {node} forced to campaign"));
+                self.step_node(node, Input::Campaign, None)?;
+            }
         }
         Ok(())
+    }
+
+    /// Whether node `id` has just applied a configuration without itself (a joining node with
+    /// an empty configuration has not). Marks a joining node a member once it is in.
+    fn applied_own_removal(&mut self, id: NodeId) -> bool {
+        let process = &mut self.processes[id as usize - 1];
+        let Some(node) = process.node() else {
+            return false;
+        };
+        if node.applied_index() < process.rejoin_after_index {
+            return false;
+        }
+        let conf = node.conf_state();
+        let empty = conf.voters.is_empty() && conf.learners.is_empty();
+        let inside = conf.voters.contains(&id)
+            || conf.learners.contains(&id)
+            || conf.voters_outgoing.contains(&id)
+            || conf.learners_next.contains(&id);
+        if inside {
+            process.member = true;
+            process.joining = false;
+        }
+        process.member && !inside && !empty
+    }
+
+    /// Node `id` applied its own removal: it shuts down, keeping its disk in case it is added
+    /// back. (Its durable term and vote must survive: a node that rejoined with an empty disk
+    /// could vote twice in a term that nodes not yet aware of its removal still count it in.)
+    fn remove(&mut self, id: NodeId) {
+        let now = self.now_ms;
+        let process = &mut self.processes[id as usize - 1];
+        let life = std::mem::replace(&mut process.life, Life::Destroyed(String::new()));
+        let Life::Up(node) = life else {
+            process.life = life;
+            return;
+        };
+        // A clean shutdown: everything the node wrote was synced by its own Ready handling,
+        // except lazily written commit indexes, which a crash model may drop.
+        let detail = format!(
+            "applied {}, configuration {:?}",
+            node.applied_index(),
+            node.conf_state().voters
+        );
+        let mut disk = node.into_disk();
+        disk.crash();
+        process.life = Life::Removed(Box::new(disk));
+        process.member = false;
+        process.paused_until_ms = None;
+        process.inbox.clear();
+        self.invariants.on_crash(id);
+        self.requests.retain(|(node, _, _), _| *node != id);
+        self.faults.stats.nodes_removed += 1;
+        self.trace.note(
+            now,
+            format!("node {id} applied its removal and shut down ({detail})"),
+        );
+    }
+
+    /// Asks the running leader to remove a voter, or to add back a node that left (which starts
+    /// again on an empty disk and waits to be added). `choice` is the fault stream's draw.
+    fn change_membership(&mut self, choice: u64) -> Result<(), Stop> {
+        let now = self.now_ms;
+        let Some(leader) = self
+            .processes
+            .iter()
+            .find(|process| process.is_running() && process.node().is_some_and(SimNode::is_leader))
+            .map(|process| process.id)
+        else {
+            return Ok(());
+        };
+        let conf = self.processes[leader as usize - 1]
+            .node()
+            .expect("the leader runs")
+            .conf_state()
+            .clone();
+        if conf.is_joint() {
+            return Ok(());
+        }
+        let outsiders: Vec<NodeId> = self
+            .processes
+            .iter()
+            .filter(|process| {
+                !conf.voters.contains(&process.id)
+                    && !conf.learners.contains(&process.id)
+                    && (process.is_removed() || (process.node().is_some() && !process.member))
+            })
+            .map(|process| process.id)
+            .collect();
+        let removable: Vec<NodeId> = conf
+            .voters
+            .iter()
+            .copied()
+            .filter(|&voter| voter != leader)
+            .collect();
+        let change = if !outsiders.is_empty() && (choice % 2 == 0 || removable.is_empty()) {
+            let id = outsiders[((choice / 2) % outsiders.len() as u64) as usize];
+            if self.process(id).is_removed() {
+                self.rejoin(id);
+                self.open(id)?;
+            }
+            raft::ConfChange::add_voter(id)
+        } else if let Some(&id) =
+            removable.get(((choice / 2) % removable.len().max(1) as u64) as usize)
+        {
+            raft::ConfChange::remove_node(id)
+        } else {
+            return Ok(());
+        };
+        self.faults.stats.membership_changes += 1;
+        self.trace.note(
+            now,
+            format!("leader {leader} asked to apply {:?}", change.changes),
+        );
+        let added = change
+            .changes
+            .iter()
+            .find(|single| single.change_type == raft::ConfChangeType::AddNode)
+            .map(|single| single.node_id);
+        self.step_node(leader, Input::ConfChange(change), None)?;
+        if let Some(added) = added {
+            let last_index = self.processes[leader as usize - 1]
+                .node()
+                .map_or(0, |node| node.raw().raft.raft_log.last_index());
+            self.process(added).rejoin_after_index = last_index;
+        }
+        Ok(())
+    }
+
+    /// Readies node `id` (removed) to start again from the disk it left with.
+    fn rejoin(&mut self, id: NodeId) {
+        let process = self.process(id);
+        let life = std::mem::replace(&mut process.life, Life::Destroyed(String::new()));
+        process.life = match life {
+            Life::Removed(disk) => Life::Down(disk),
+            other => other,
+        };
     }
 
     fn corrupt(&mut self, id: NodeId, bad_sector: bool) {
@@ -1015,7 +1200,7 @@ impl World {
         let disk = match &mut process.life {
             Life::Up(node) => node.disk_mut(),
             Life::Down(disk) => disk,
-            Life::Destroyed(_) => return,
+            Life::Destroyed(_) | Life::Removed(_) => return,
         };
         let damage = if bad_sector {
             disk.break_sector(damage_offset)
@@ -1106,14 +1291,42 @@ impl World {
                 }
                 Life::Down(_) => format!("{} down", process.id),
                 Life::Destroyed(reason) => format!("{} destroyed ({reason})", process.id),
+                Life::Removed(_) => format!("{} removed", process.id),
             })
             .collect()
     }
 
+    /// The configuration of the running node that applied the most: the cluster's members as
+    /// far as anyone knows.
+    fn final_members(&self) -> Option<Vec<NodeId>> {
+        let node = self
+            .processes
+            .iter()
+            .filter_map(Process::node)
+            .max_by_key(|node| node.applied_index())?;
+        let conf = node.conf_state();
+        let mut members: Vec<NodeId> = conf
+            .voters
+            .iter()
+            .chain(&conf.learners)
+            .chain(&conf.voters_outgoing)
+            .copied()
+            .collect();
+        members.sort_unstable();
+        members.dedup();
+        Some(members)
+    }
+
     fn liveness_check(&mut self) -> Result<(), Stop> {
+        let members = self.final_members();
         let progress: Vec<NodeProgress> = self
             .processes
             .iter()
+            .filter(|process| {
+                members
+                    .as_ref()
+                    .is_none_or(|members| members.contains(&process.id))
+            })
             .map(|process| {
                 let node = process.node();
                 NodeProgress {
@@ -1139,6 +1352,20 @@ impl World {
                         text.push_str(&format!("; outstanding: {}", outstanding.join("; ")));
                     }
                     text.push_str(&format!("; nodes: {}", self.node_states().join(", ")));
+                    let removed_member = self.final_members().and_then(|members| {
+                        members
+                            .into_iter()
+                            .find(|&member| self.processes[member as usize - 1].is_removed())
+                    });
+                    if let Some(member) = removed_member {
+                        return Err(Stop::KnownBug(
+                            known_bugs::REMOVED_NODE_STILL_NEEDED,
+                            format!(
+                                "node {member} applied its removal and shut down, but the \
+                                 configuration the survivors apply still counts it; {text}"
+                            ),
+                        ));
+                    }
                     return Err(Stop::Liveness(text));
                 }
                 self.queue.push(

@@ -1,6 +1,7 @@
 //! Whole runs: seeds with faults pass every oracle, runs are deterministic, and the known raft
 //! bug still shows where the simulator first found it.
 
+use simulator::faults::FaultStats;
 use simulator::report::{Class, Verdict};
 use simulator::run::{options_for, run_seed};
 
@@ -8,31 +9,67 @@ fn settings(list: &[&str]) -> Vec<String> {
     list.iter().map(|setting| setting.to_string()).collect()
 }
 
-/// The verdicts of `seeds` that are neither a pass nor a known bug.
+/// Runs `seeds`; returns the failures that are not known bugs, and the faults injected.
+fn run_seeds(
+    seeds: std::ops::Range<u64>,
+    swarm: bool,
+    extra: &[&str],
+    check_determinism: bool,
+) -> (Vec<String>, FaultStats) {
+    let mut failures = Vec::new();
+    let mut faults = FaultStats::default();
+    for seed in seeds {
+        let options = options_for(seed, swarm, &settings(extra)).expect("valid settings");
+        let report = run_seed(&options, false, check_determinism);
+        let seen = &report.stats.faults;
+        faults.crashes += seen.crashes + seen.crashes_during_write;
+        faults.restarts += seen.restarts;
+        faults.torn_writes += seen.torn_writes;
+        faults.pauses += seen.pauses;
+        faults.clogs += seen.clogs;
+        faults.leader_transfers += seen.leader_transfers;
+        for (mode, count) in &seen.partitions {
+            *faults.partitions.entry(mode.clone()).or_insert(0) += count;
+        }
+        match report.verdict.class() {
+            Class::Pass | Class::KnownBug => {}
+            Class::Safety | Class::Liveness | Class::Panic | Class::Nondeterminism => failures
+                .push(format!(
+                    "{}\n{}",
+                    report.verdict.summary(),
+                    report.reproduce
+                )),
+        }
+    }
+    (failures, faults)
+}
+
+/// The failures of `seeds` that are not known bugs.
 fn unexpected_failures(
     seeds: std::ops::Range<u64>,
     swarm: bool,
     extra: &[&str],
     check_determinism: bool,
 ) -> Vec<String> {
-    seeds
-        .filter_map(|seed| {
-            let options = options_for(seed, swarm, &settings(extra)).expect("valid settings");
-            let report = run_seed(&options, false, check_determinism);
-            match report.verdict.class() {
-                Class::Pass | Class::KnownBug => None,
-                Class::Safety | Class::Liveness | Class::Panic | Class::Nondeterminism => Some(
-                    format!("{}\n{}", report.verdict.summary(), report.reproduce),
-                ),
-            }
-        })
-        .collect()
+    run_seeds(seeds, swarm, extra, check_determinism).0
 }
 
 #[test]
 fn fifty_seeds_with_faults_pass_every_check() {
-    let failures = unexpected_failures(0..50, false, &["faults.fault_window_ms=6000"], false);
+    let (failures, faults) = run_seeds(0..50, false, &["faults.fault_window_ms=6000"], false);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // The faults really happened.
+    assert!(faults.crashes > 50 && faults.restarts > 50, "{faults:?}");
+    assert!(
+        faults.torn_writes > 5 && faults.pauses > 5 && faults.clogs > 20,
+        "{faults:?}"
+    );
+    assert_eq!(
+        faults.partitions.len(),
+        5,
+        "every partition shape: {faults:?}"
+    );
+    assert!(faults.leader_transfers > 5, "{faults:?}");
 }
 
 #[test]
@@ -87,4 +124,18 @@ fn the_orphan_snapshot_seeds_pass() {
         let report = run_seed(&options, false, false);
         assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
     }
+}
+
+#[test]
+fn membership_changes_keep_every_check() {
+    let (failures, _) = run_seeds(
+        3_000..3_020,
+        false,
+        &[
+            "faults.fault_window_ms=5000",
+            "faults.membership_change_probability=0.3",
+        ],
+        false,
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

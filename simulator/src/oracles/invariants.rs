@@ -347,6 +347,15 @@ impl Invariants {
         self.watch(node).durability_checked = false;
     }
 
+    /// `node` starts over on an empty disk (it left the cluster and joins again): nothing it
+    /// had binds it any more.
+    pub fn reset_node(&mut self, node: NodeId) {
+        *self.watch(node) = NodeWatch {
+            durability_checked: true,
+            ..NodeWatch::default()
+        };
+    }
+
     /// `node` crashed: its volatile indexes are gone.
     pub fn on_crash(&mut self, node: NodeId) {
         let watch = self.watch(node);

@@ -57,6 +57,11 @@ pub struct Reference {
     first_application: FxHashMap<(ClientId, Sequence), (Index, Reply)>,
     /// Why the reference stopped following the log, if it did.
     stalled: Option<String>,
+    /// Acknowledgements given by nodes that had applied further than the reference has: the
+    /// node, its applied index, the command and the reply, checked once the reference gets
+    /// there. (A node can apply entries whose commitment the oracles only learn later, when a
+    /// configuration change shrinks the quorum and the node compacts them in the same step.)
+    pending_acknowledgements: Vec<(NodeId, Index, Command, Reply)>,
 }
 
 impl Reference {
@@ -70,6 +75,7 @@ impl Reference {
             digests: vec![0],
             first_application: FxHashMap::default(),
             stalled: None,
+            pending_acknowledgements: Vec::new(),
         }
     }
 
@@ -91,8 +97,33 @@ impl Reference {
         }
     }
 
-    /// Applies the committed entry at `applied() + 1`.
-    pub fn apply(&mut self, entry: &Entry) {
+    /// Acknowledgements not checked yet because the reference has not reached them.
+    pub fn unverified_acknowledgements(&self) -> usize {
+        self.pending_acknowledgements.len()
+    }
+
+    /// Applies the committed entry at `applied() + 1`, then checks the acknowledgements that
+    /// were waiting for it.
+    pub fn apply(&mut self, entry: &Entry) -> Result<(), Violation> {
+        self.apply_entry(entry);
+        if self
+            .pending_acknowledgements
+            .iter()
+            .any(|(_, applied, _, _)| *applied <= self.applied)
+        {
+            let (due, waiting): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.pending_acknowledgements)
+                    .into_iter()
+                    .partition(|(_, applied, _, _)| *applied <= self.applied);
+            self.pending_acknowledgements = waiting;
+            for (node, _, command, reply) in due {
+                self.verify_acknowledged(node, &command, &reply)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_entry(&mut self, entry: &Entry) {
         assert_eq!(
             entry.index,
             self.applied + 1,
@@ -166,17 +197,37 @@ impl Reference {
         Ok(())
     }
 
-    /// `node` answered `command` with `reply` (applied): the command must have been applied by
-    /// the reference with the same reply.
+    /// `node`, applied up to `node_applied`, answered `command` with `reply` (applied): the
+    /// command must have been applied by the reference, up to that index, with the same reply.
+    /// Checked now if the reference got that far, else when it does.
     pub fn check_acknowledged(
-        &self,
+        &mut self,
         node: NodeId,
+        node_applied: Index,
         command: &Command,
         reply: &Reply,
     ) -> Result<(), Violation> {
         if self.stalled.is_some() {
             return Ok(());
         }
+        if node_applied > self.applied {
+            self.pending_acknowledgements.push((
+                node,
+                node_applied,
+                command.clone(),
+                reply.clone(),
+            ));
+            return Ok(());
+        }
+        self.verify_acknowledged(node, command, reply)
+    }
+
+    fn verify_acknowledged(
+        &self,
+        node: NodeId,
+        command: &Command,
+        reply: &Reply,
+    ) -> Result<(), Violation> {
         match self
             .first_application
             .get(&(command.client_id, command.sequence))
@@ -239,7 +290,7 @@ mod tests {
         let mut store = Store::new();
         for index in 1..=20 {
             let (entry, command) = put(index, index % 3, index, &format!("k{}", index % 4), "v");
-            reference.apply(&entry);
+            reference.apply(&entry).unwrap();
             store.apply(&command);
             reference.check_store(1, index, &store).unwrap();
         }
@@ -249,7 +300,7 @@ mod tests {
     fn a_diverged_store_is_caught() {
         let mut reference = Reference::new(1);
         let (entry, _) = put(1, 0, 1, "k", "v");
-        reference.apply(&entry);
+        reference.apply(&entry).unwrap();
         let mut wrong = Store::new();
         wrong.apply(&Command {
             client_id: 0,
@@ -269,12 +320,13 @@ mod tests {
     fn a_lost_or_misreported_acknowledged_write_is_caught() {
         let mut reference = Reference::new(2);
         let (entry, command) = put(1, 0, 1, "k", "v");
-        reference.apply(&entry);
+        reference.apply(&entry).unwrap();
         reference
-            .check_acknowledged(1, &command, &Reply::Written { previous: None })
+            .check_acknowledged(1, 1, &command, &Reply::Written { previous: None })
             .unwrap();
         let wrong = reference
             .check_acknowledged(
+                1,
                 1,
                 &command,
                 &Reply::Written {
@@ -287,6 +339,7 @@ mod tests {
         let lost = reference
             .check_acknowledged(
                 1,
+                1,
                 &never_committed,
                 &Reply::Written {
                     previous: Some("v".to_string()),
@@ -294,5 +347,31 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(lost.property, Property::AcknowledgedWrite);
+    }
+
+    #[test]
+    fn an_acknowledgement_ahead_of_the_reference_is_checked_when_it_gets_there() {
+        let mut reference = Reference::new(2);
+        let (first, first_command) = put(1, 0, 1, "k", "v");
+        let (second, _) = put(2, 1, 1, "k", "w");
+        // Node 3 applied both and answered client 0; the reference knows neither yet.
+        reference
+            .check_acknowledged(3, 2, &first_command, &Reply::Written { previous: None })
+            .unwrap();
+        assert_eq!(reference.unverified_acknowledgements(), 1);
+        reference.apply(&first).unwrap();
+        assert_eq!(reference.unverified_acknowledgements(), 1);
+        reference.apply(&second).unwrap();
+        assert_eq!(reference.unverified_acknowledgements(), 0);
+        // An answer for a command the log never applies fails once the reference passes it.
+        let (_, ghost) = put(3, 1, 2, "k", "ghost");
+        reference
+            .check_acknowledged(3, 3, &ghost, &Reply::Written { previous: None })
+            .unwrap();
+        let (third, _) = put(3, 0, 2, "k", "x");
+        assert_eq!(
+            reference.apply(&third).unwrap_err().property,
+            Property::AcknowledgedWrite
+        );
     }
 }
