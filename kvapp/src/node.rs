@@ -244,6 +244,9 @@ pub struct Node<D: Disk, T: Transport, C: Clock> {
     /// The index of the newest snapshot taken or installed.
     snapshot_index: Index,
     conf_state: ConfState,
+    /// Whether a configuration change was applied since the newest snapshot (taken or
+    /// installed), so that the snapshot's configuration is out of date.
+    conf_changed_since_snapshot: bool,
     members: BTreeMap<NodeId, Vec<u8>>,
     soft_state: SoftState,
     next_tick_ms: u64,
@@ -286,6 +289,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             applied_index: applied,
             snapshot_index: applied,
             conf_state,
+            conf_changed_since_snapshot: false,
             members,
             soft_state,
             next_request: 1,
@@ -684,6 +688,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         self.conf_state = snapshot.metadata.conf_state.clone();
         self.applied_index = snapshot.metadata.index;
         self.snapshot_index = snapshot.metadata.index;
+        self.conf_changed_since_snapshot = false;
         Ok(())
     }
 
@@ -753,6 +758,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
                 // describe the state at their own index; on restart it is rebuilt by replaying
                 // the log after the snapshot.
                 self.conf_state = conf_state.clone();
+                self.conf_changed_since_snapshot = true;
                 if let Some(pending) = pending {
                     self.complete(pending.request, Outcome::ConfChanged(conf_state));
                 }
@@ -804,7 +810,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         // After a membership change, a compacted log must be covered by a snapshot that knows
         // the new member: a leader can only send a joining node a snapshot that contains it.
         let compacted = self.raw.storage().first_index_checked() > 1;
-        let conf_changed = self.raw.storage().snapshot_conf_state() != self.conf_state;
+        let conf_changed = self.conf_changed_since_snapshot;
         let due = applied - self.snapshot_index >= self.config.snapshot_count;
         if !(due || (compacted && conf_changed)) {
             return Ok(());
@@ -823,6 +829,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         self.wal
             .save_snapshot_marker(&mut self.disk, marker, SnapshotSource::Local)?;
         self.snapshot_index = applied;
+        self.conf_changed_since_snapshot = false;
         let compact_to = applied.saturating_sub(self.config.snapshot_catch_up_entries);
         if compact_to > self.raw.storage().first_index_checked() {
             self.raw.storage_mut().compact(compact_to)?;

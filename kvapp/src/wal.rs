@@ -517,6 +517,9 @@ pub struct Wal {
     config: WalConfig,
     /// Oldest first; records are appended to the last one. Never empty.
     segments: Vec<SegmentId>,
+    /// The last segment's file name, kept so that the write path does not format it on every
+    /// write. Invariant: equals `segments.last().file_name()`.
+    active_file_name: String,
     /// The size of the last segment, header included.
     active_size_bytes: u64,
     /// True when the last segment has bytes not yet synced.
@@ -556,6 +559,7 @@ impl Wal {
         Ok(Wal {
             config,
             segments: vec![first],
+            active_file_name: first.file_name(),
             active_size_bytes: size,
             active_unsynced: false,
             last_index: 0,
@@ -612,6 +616,7 @@ impl Wal {
             .map_or(recovered.snapshot.index, |entry| entry.index);
         let wal = Wal {
             config,
+            active_file_name: last.file_name(),
             segments: scan.segments,
             active_size_bytes: scan.last_segment_length,
             active_unsynced: false,
@@ -803,18 +808,19 @@ impl Wal {
         if self.active_size_bytes >= self.config.segment_size_bytes_limit {
             self.rotate(disk)?;
         }
-        let file = self.active_segment().file_name();
         self.active_unsynced = true;
-        disk.append(&file, bytes)
-            .map_err(|error| io_error(&file, error))?;
+        let file = &self.active_file_name;
+        debug_assert_eq!(*file, self.active_segment().file_name());
+        disk.append(file, bytes)
+            .map_err(|error| io_error(file, error))?;
         self.active_size_bytes += bytes.len() as u64;
         Ok(())
     }
 
     fn sync<D: Disk>(&mut self, disk: &mut D) -> Result<(), WalError> {
         if self.active_unsynced {
-            let file = self.active_segment().file_name();
-            disk.sync(&file).map_err(|error| io_error(&file, error))?;
+            let file = &self.active_file_name;
+            disk.sync(file).map_err(|error| io_error(file, error))?;
             self.active_unsynced = false;
         }
         Ok(())
@@ -831,6 +837,7 @@ impl Wal {
         };
         self.active_size_bytes = write_new_segment(disk, next, &self.hard_state)?;
         self.segments.push(next);
+        self.active_file_name = next.file_name();
         Ok(())
     }
 }
