@@ -29,7 +29,8 @@ use std::collections::BTreeMap;
 use raft::codec::{self, CodecError};
 use raft::{
     ConfChange, ConfChangeType, ConfState, Config, Entry, EntryType, HardState, Index, MemStorage,
-    NodeId, RaftError, RawNode, ReadState, Ready, Snapshot, SoftState, StateRole, StorageError,
+    MessageType, NodeId, RaftError, RawNode, ReadState, Ready, Snapshot, SoftState, StateRole,
+    StorageError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -255,6 +256,12 @@ pub struct Node<D: Disk, T: Transport, C: Clock> {
     pending_reads: BTreeMap<RequestId, PendingRead>,
     pending_conf_change: Option<PendingConfChange>,
     completions: Vec<Completion>,
+    /// The index at which this node applied a configuration without itself after one with it:
+    /// it has been removed and is leaving (see [`Node::may_leave`]).
+    removed_at: Option<Index>,
+    /// The highest commit index a leader has sent this node (in an append or a heartbeat), or
+    /// the index of a snapshot it sent.
+    leader_commit_heard: Index,
 }
 
 impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
@@ -297,6 +304,8 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             pending_reads: BTreeMap::new(),
             pending_conf_change: None,
             completions: Vec::new(),
+            removed_at: None,
+            leader_commit_heard: 0,
         })
     }
 
@@ -431,7 +440,87 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
                 this: self.config.id,
             });
         }
+        let heard = match message.msg_type {
+            MessageType::Append | MessageType::Heartbeat => message.commit,
+            MessageType::Snapshot => message
+                .snapshot
+                .as_ref()
+                .map_or(0, |snapshot| snapshot.metadata.index),
+            _ => 0,
+        };
+        self.leader_commit_heard = self.leader_commit_heard.max(heard);
         self.raw.step(message).map_err(ReceiveError::Refused)
+    }
+
+    /// Whether this node applied its own removal and may now stop for good.
+    ///
+    /// Not as soon as it applied the removal: the others may not know yet that the removal is
+    /// committed, and until they do they count this node, and may need its vote (a two-voter
+    /// cluster shrinking to one, or a joint change leaving several voters behind; etcd-io/raft
+    /// #10563). Raft syncs a commit index that passes a configuration change before sending it
+    /// ([`raft::Ready::must_sync`]), so the node may leave once
+    /// - as the leader, a quorum of the new configuration has reported a commit index at or
+    ///   past the removal (their responses left after that sync), or
+    /// - otherwise, a leader has sent it such a commit index: that leader keeps it across a
+    ///   crash and, applying the removal again on restart, leads the others on without us.
+    ///
+    /// Until then it keeps running Raft: it votes, acknowledges appends and, as the leader,
+    /// goes on replicating to the remaining members. (A removed node that restarts and is never
+    /// contacted again stays up: safe, and the operator's call. Found by the simulator.)
+    pub fn may_leave(&self) -> bool {
+        let Some(removed_at) = self.removed_at else {
+            return false;
+        };
+        if self.raw.raft.role == StateRole::Leader {
+            self.raw.raft.quorum_reported_commit(removed_at)
+        } else {
+            self.leader_commit_heard >= removed_at
+        }
+    }
+
+    /// A leader that applied its own removal and may leave hands leadership to the most
+    /// up-to-date voter of the new configuration (Raft thesis §3.10) on its way out, so that
+    /// the others need not wait for an election timeout. (Not earlier: a follower that is not
+    /// a member hears no more commit indexes from a leader of the new configuration, and might
+    /// never learn that it may leave.)
+    fn hand_over_if_leaving(&mut self) {
+        let raft = &self.raw.raft;
+        if raft.role != StateRole::Leader
+            || raft.lead_transferee != raft::INVALID_ID
+            || !self.may_leave()
+        {
+            return;
+        }
+        let best = raft
+            .tracker
+            .progress
+            .iter()
+            .filter(|(&id, progress)| {
+                id != self.config.id
+                    && !progress.is_learner
+                    && raft.tracker.config.voters.contains(id)
+            })
+            .max_by_key(|(&id, progress)| (progress.matched, std::cmp::Reverse(id)))
+            .map(|(&id, _)| id);
+        if let Some(transferee) = best {
+            self.raw.transfer_leader(transferee);
+        }
+    }
+
+    /// Whether this node applied a configuration that does not contain it (after one that did):
+    /// it is leaving, see [`Node::may_leave`].
+    pub fn is_removed(&self) -> bool {
+        self.removed_at.is_some()
+    }
+
+    /// Notes the configuration just applied at `index`: a removal of this node, or its return.
+    fn note_configuration(&mut self, before: &ConfState, index: Index) {
+        let id = self.config.id;
+        if contains(&self.conf_state, id) {
+            self.removed_at = None;
+        } else if contains(before, id) {
+            self.removed_at = Some(index);
+        }
     }
 
     fn new_request_id(&mut self) -> RequestId {
@@ -616,12 +705,14 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
 
     /// Handles every pending `Ready`: persist, send, apply, advance. A storage error is fatal.
     pub fn process_ready(&mut self) -> Result<(), NodeError> {
+        self.hand_over_if_leaving();
         while self.raw.has_ready() {
             let ready = self.raw.ready();
             self.handle_ready(ready)?;
             self.raw.advance();
             self.maybe_snapshot()?;
             self.serve_reads();
+            self.hand_over_if_leaving();
         }
         Ok(())
     }
@@ -685,7 +776,8 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         let payload: SnapshotPayload = codec::decode(&snapshot.data).map_err(NodeError::Payload)?;
         self.store = Store::restore(&payload.store)?;
         self.members = payload.members;
-        self.conf_state = snapshot.metadata.conf_state.clone();
+        let before = std::mem::replace(&mut self.conf_state, snapshot.metadata.conf_state.clone());
+        self.note_configuration(&before, snapshot.metadata.index);
         self.applied_index = snapshot.metadata.index;
         self.snapshot_index = snapshot.metadata.index;
         self.conf_changed_since_snapshot = false;
@@ -757,7 +849,8 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
                 // The configuration reaches storage only through snapshots, whose metadata must
                 // describe the state at their own index; on restart it is rebuilt by replaying
                 // the log after the snapshot.
-                self.conf_state = conf_state.clone();
+                let before = std::mem::replace(&mut self.conf_state, conf_state.clone());
+                self.note_configuration(&before, entry.index);
                 self.conf_changed_since_snapshot = true;
                 if let Some(pending) = pending {
                     self.complete(pending.request, Outcome::ConfChanged(conf_state));
@@ -923,4 +1016,12 @@ impl StorageView for MemStorage {
         use raft::Storage;
         self.first_index().unwrap_or(1)
     }
+}
+
+/// Whether `conf` counts `id` in any role.
+fn contains(conf: &ConfState, id: NodeId) -> bool {
+    conf.voters.contains(&id)
+        || conf.learners.contains(&id)
+        || conf.voters_outgoing.contains(&id)
+        || conf.learners_next.contains(&id)
 }

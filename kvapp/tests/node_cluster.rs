@@ -43,6 +43,8 @@ struct Harness {
     nodes: BTreeMap<NodeId, TestNode>,
     down: BTreeMap<NodeId, MemDisk>,
     isolated: BTreeSet<NodeId>,
+    /// Directed links that lose every message.
+    cut: BTreeSet<(NodeId, NodeId)>,
     completions: BTreeMap<(NodeId, RequestId), Outcome>,
     config: NodeConfig,
 }
@@ -61,6 +63,7 @@ impl Harness {
             nodes: BTreeMap::new(),
             down: BTreeMap::new(),
             isolated: BTreeSet::new(),
+            cut: BTreeSet::new(),
             completions: BTreeMap::new(),
             config,
         };
@@ -106,7 +109,10 @@ impl Harness {
             let Some((from, to, bytes)) = self.wire.borrow_mut().pop_front() else {
                 break;
             };
-            if self.isolated.contains(&from) || self.isolated.contains(&to) {
+            if self.isolated.contains(&from)
+                || self.isolated.contains(&to)
+                || self.cut.contains(&(from, to))
+            {
                 continue;
             }
             if let Some(node) = self.nodes.get_mut(&to) {
@@ -314,4 +320,119 @@ fn an_orphan_snapshot_file_left_by_a_crash_does_not_break_later_compaction() {
     }
     harness.run(20);
     assert_eq!(harness.nodes[&victim].store().get("k"), Some("40"));
+}
+
+impl Harness {
+    fn remove(&mut self, at: NodeId, id: NodeId) -> Outcome {
+        let request = self
+            .nodes
+            .get_mut(&at)
+            .unwrap()
+            .propose_conf_change(raft::ConfChange::remove_node(id));
+        self.wait(at, request)
+    }
+
+    /// Delivers the oldest message on the wire (if its link works); false when none is left.
+    fn deliver_one(&mut self) -> bool {
+        let Some((from, to, bytes)) = self.wire.borrow_mut().pop_front() else {
+            return false;
+        };
+        if !self.cut.contains(&(from, to)) {
+            if let Some(node) = self.nodes.get_mut(&to) {
+                let _ = node.receive(&bytes);
+                node.process_ready().expect("storage works");
+            }
+        }
+        true
+    }
+
+    /// Steps until node `id` has applied its own removal.
+    fn until_removed(&mut self, id: NodeId) {
+        for _ in 0..200 {
+            if self.nodes[&id].is_removed() {
+                return;
+            }
+            self.step();
+        }
+        panic!("node {id} never applied its removal");
+    }
+}
+
+#[test]
+fn a_removed_leader_stays_until_the_survivor_knows_the_removal_is_committed() {
+    // etcd #10563, as the simulator found it through this driver: in a cluster of two voters
+    // whose leader removes itself, the survivor needs the leader's vote until it learns that
+    // the removal is committed. A leader that left at once could strand it for good.
+    let mut harness = Harness::new(10_000);
+    let leader = harness.wait_for_leader();
+    let third = (1..=3).rev().find(|&id| id != leader).unwrap();
+    assert!(matches!(
+        harness.remove(leader, third),
+        Outcome::ConfChanged(_)
+    ));
+    harness.until_removed(third);
+    assert!(
+        harness.nodes[&third].may_leave(),
+        "a follower told by the leader"
+    );
+    harness.nodes.remove(&third);
+    let survivor = (1..=3).find(|&id| id != leader && id != third).unwrap();
+
+    // The leader proposes its own removal; once the survivor holds the entry, the link from
+    // the leader to the survivor fails. The survivor's acknowledgement still arrives, so the
+    // leader commits and applies its removal, but the commit index never reaches the survivor.
+    let request = harness
+        .nodes
+        .get_mut(&leader)
+        .unwrap()
+        .propose_conf_change(raft::ConfChange::remove_node(leader));
+    let removal_index = harness.nodes[&leader].raw().raft.raft_log.last_index();
+    harness
+        .nodes
+        .get_mut(&leader)
+        .unwrap()
+        .process_ready()
+        .unwrap();
+    while harness.nodes[&survivor].raw().raft.raft_log.last_index() < removal_index {
+        assert!(harness.deliver_one(), "the entry reaches the survivor");
+    }
+    harness.cut.insert((leader, survivor));
+    harness.until_removed(leader);
+    assert!(matches!(
+        harness.completions.get(&(leader, request)),
+        Some(Outcome::ConfChanged(_))
+    ));
+    assert!(harness.nodes[&survivor].raw().raft.raft_log.committed < removal_index);
+    assert!(
+        !harness.nodes[&leader].may_leave(),
+        "the survivor has not reported the commit"
+    );
+    // The survivor still counts the removed leader and cannot finish without it: it needs its
+    // vote and acknowledgements, which the removed node, still running, gives.
+    harness.run(100);
+    assert!(harness.nodes[&survivor]
+        .conf_state()
+        .voters
+        .contains(&leader));
+    assert!(!harness.nodes[&leader].may_leave());
+    // Healed, the survivor learns the commit (from the removed node, or by leading with its
+    // help) and the removed node hears it from a leader: then it may leave.
+    harness.cut.clear();
+    let mut left = false;
+    for _ in 0..200 {
+        harness.step();
+        if harness.nodes[&leader].may_leave() {
+            left = true;
+            break;
+        }
+    }
+    assert!(left, "the leader learned that the survivor knows");
+    assert!(!harness.nodes[&survivor].is_removed());
+    harness.nodes.remove(&leader);
+    let new_leader = harness.wait_for_leader();
+    assert_eq!(new_leader, survivor);
+    assert!(matches!(
+        harness.put(survivor, 9, 1, "alone", "yes"),
+        Outcome::Applied(_)
+    ));
 }

@@ -1,8 +1,10 @@
 //! The replicated log as one node sees it: the stable part in [`Storage`] followed by the
 //! [`Unstable`] part, with the commit and apply cursors.
 
+use std::collections::VecDeque;
+
 use crate::log_unstable::Unstable;
-use crate::message::{Entry, Index, Snapshot, Term};
+use crate::message::{Entry, EntryType, Index, Snapshot, Term};
 use crate::storage::{limit_size, Storage, StorageError};
 
 /// The log of one node.
@@ -19,9 +21,28 @@ pub struct RaftLog<S: Storage> {
     pub applied: Index,
     /// The most bytes of committed entries handed out at once.
     pub max_applying_size_bytes: u64,
+    /// Indexes of the configuration-change entries that are not known committed, ascending
+    /// (a truncated one may linger until the commit index passes it, which costs at most one
+    /// needless sync). [`crate::RawNode::ready`] fsyncs a commit index that passes one of them.
+    pub uncommitted_conf_changes: VecDeque<Index>,
 }
 
 impl<S: Storage> RaftLog<S> {
+    /// Forgets the configuration changes at or below `committed` and says whether there were
+    /// any: whether the commit index has newly passed a configuration change.
+    pub fn take_committed_conf_changes(&mut self, committed: Index) -> bool {
+        let mut any = false;
+        while self
+            .uncommitted_conf_changes
+            .front()
+            .is_some_and(|&index| index <= committed)
+        {
+            self.uncommitted_conf_changes.pop_front();
+            any = true;
+        }
+        any
+    }
+
     /// Opens the log over `store`, with the cursors just before its first entry.
     pub fn new(store: S, max_applying_size_bytes: u64) -> RaftLog<S> {
         let first_index = store
@@ -30,12 +51,22 @@ impl<S: Storage> RaftLog<S> {
         let last_index = store
             .last_index()
             .unwrap_or_else(|error| panic!("storage has no last index: {error}"));
+        // The stored log may hold configuration changes beyond the commit index that the
+        // hard state will restore: remember them all (the caller drops the committed ones).
+        let uncommitted_conf_changes = store
+            .entries(first_index, last_index + 1, u64::MAX)
+            .unwrap_or_default()
+            .iter()
+            .filter(|entry| entry.entry_type == EntryType::ConfChange)
+            .map(|entry| entry.index)
+            .collect();
         RaftLog {
             store,
             unstable: Unstable::new(last_index + 1),
             committed: first_index - 1,
             applied: first_index - 1,
             max_applying_size_bytes,
+            uncommitted_conf_changes,
         }
     }
 
@@ -137,6 +168,20 @@ impl<S: Storage> RaftLog<S> {
             "appending at index {} would overwrite committed entries (committed {})",
             first.index,
             self.committed
+        );
+        let replaced_from = first.index;
+        while self
+            .uncommitted_conf_changes
+            .back()
+            .is_some_and(|&index| index >= replaced_from)
+        {
+            self.uncommitted_conf_changes.pop_back();
+        }
+        self.uncommitted_conf_changes.extend(
+            entries
+                .iter()
+                .filter(|entry| entry.entry_type == EntryType::ConfChange)
+                .map(|entry| entry.index),
         );
         self.unstable.truncate_and_append(entries);
         self.last_index()
@@ -256,6 +301,7 @@ impl<S: Storage> RaftLog<S> {
     /// Replaces the log with a snapshot; everything up to its index is committed.
     pub fn restore(&mut self, snapshot: Snapshot) {
         self.committed = snapshot.metadata.index;
+        self.uncommitted_conf_changes.clear();
         self.unstable.restore(snapshot);
     }
 

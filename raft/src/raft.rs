@@ -3,6 +3,8 @@
 //! election timeouts), its storage and the sequence of `tick`s and `step`s it is given; it never
 //! performs I/O. Outgoing messages collect in [`Raft::messages`] until the driver takes them.
 
+use std::collections::BTreeMap;
+
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
@@ -928,6 +930,7 @@ impl<S: Storage> Raft<S> {
     fn handle_append_response(&mut self, message: Message) {
         let from = message.from;
         let last_index = self.raft_log.last_index();
+        self.note_reported_commit(from, message.commit);
         if message.reject {
             // Fast backtracking: skip every entry whose term shows that it cannot match.
             let mut next_probe = message.reject_hint;
@@ -981,9 +984,41 @@ impl<S: Storage> Raft<S> {
         }
     }
 
+    /// Records the commit index a follower reported in a response.
+    fn note_reported_commit(&mut self, from: NodeId, commit: Index) {
+        if let Some(progress) = self.tracker.progress.get_mut(&from) {
+            progress.reported_commit = progress.reported_commit.max(commit);
+        }
+    }
+
+    /// Whether a quorum of the voters of the current configuration has reported (or, for this
+    /// node, holds) a commit index of at least `index`. Only a leader hears reports; anyone else
+    /// gets false.
+    pub fn quorum_reported_commit(&self, index: Index) -> bool {
+        if self.role != StateRole::Leader {
+            return false;
+        }
+        let reported: BTreeMap<NodeId, bool> = self
+            .tracker
+            .progress
+            .iter()
+            .filter(|(_, progress)| !progress.is_learner)
+            .map(|(&id, progress)| {
+                let commit = if id == self.id {
+                    self.raft_log.committed
+                } else {
+                    progress.reported_commit
+                };
+                (id, commit >= index)
+            })
+            .collect();
+        self.tracker.config.voters.vote_result(&reported) == VoteResult::Won
+    }
+
     fn handle_heartbeat_response(&mut self, message: Message) {
         let from = message.from;
         let last_index = self.raft_log.last_index();
+        self.note_reported_commit(from, message.commit);
         let progress = self.progress_mut(from);
         progress.recent_active = true;
         progress.probe_sent = false;
@@ -1175,6 +1210,7 @@ impl<S: Storage> Raft<S> {
         let mut response = Message::new(MessageType::AppendResponse, message.from, self.id);
         if message.index < self.raft_log.committed {
             response.index = self.raft_log.committed;
+            response.commit = self.raft_log.committed;
             self.send(response);
             return;
         }
@@ -1195,6 +1231,7 @@ impl<S: Storage> Raft<S> {
         ) {
             Some(last_new) => {
                 response.index = last_new;
+                response.commit = self.raft_log.committed;
                 self.send(response);
             }
             None => {
@@ -1207,6 +1244,7 @@ impl<S: Storage> Raft<S> {
                 response.reject = true;
                 response.reject_hint = hint_index;
                 response.log_term = hint_term;
+                response.commit = self.raft_log.committed;
                 self.send(response);
             }
         }
@@ -1216,6 +1254,7 @@ impl<S: Storage> Raft<S> {
         self.raft_log.commit_to(message.commit);
         let mut response = Message::new(MessageType::HeartbeatResponse, message.from, self.id);
         response.context = message.context;
+        response.commit = self.raft_log.committed;
         self.send(response);
     }
 
@@ -1230,6 +1269,7 @@ impl<S: Storage> Raft<S> {
         } else {
             self.raft_log.committed
         };
+        response.commit = self.raft_log.committed;
         self.send(response);
     }
 

@@ -39,8 +39,9 @@ pub struct Ready {
     /// Messages to send after persisting.
     pub messages: Vec<Message>,
     /// Whether the persisted state must be fsynced before messages are sent: new entries, a
-    /// snapshot, or a new term or vote. A commit index alone may be written lazily (it can be
-    /// recovered).
+    /// snapshot, a new term or vote, or a commit index that newly covers a configuration
+    /// change. Any other commit index may be written lazily (it can be recovered from a
+    /// quorum; a committed configuration change cannot once the nodes it removed are gone).
     pub must_sync: bool,
 }
 
@@ -87,7 +88,9 @@ impl<S: Storage> RawNode<S> {
     /// Starts a node over `storage`, which holds its configuration (for a new cluster, storage
     /// created with the initial voters) and, after a restart, its persisted state.
     pub fn new(config: &Config, storage: S) -> Result<RawNode<S>, RaftError> {
-        let raft = Raft::new(config, storage)?;
+        let mut raft = Raft::new(config, storage)?;
+        let committed = raft.raft_log.committed;
+        raft.raft_log.take_committed_conf_changes(committed);
         let previous_soft_state = raft.soft_state();
         let previous_hard_state = raft.hard_state();
         Ok(RawNode {
@@ -216,10 +219,17 @@ impl<S: Storage> RawNode<S> {
         let entries = raft.raft_log.unstable_entries().to_vec();
         let snapshot = raft.raft_log.unstable.snapshot.clone();
         let committed_entries = raft.raft_log.next_committed_entries();
+        // A commit index that newly covers a configuration change is synced too: a node that
+        // learns of its own removal from it may shut down for good, and a leader that forgot
+        // the commit after a crash would go back to the old configuration, which may need
+        // that node's vote (the two-voter case: etcd-io/raft #10563 and our simulator's
+        // seed 29). Rare, so the cost is small.
+        let conf_change_committed = raft.raft_log.take_committed_conf_changes(hard_state.commit);
         let must_sync = !entries.is_empty()
             || snapshot.is_some()
             || hard_state.term != self.previous_hard_state.term
-            || hard_state.vote != self.previous_hard_state.vote;
+            || hard_state.vote != self.previous_hard_state.vote
+            || conf_change_committed;
         let ready = Ready {
             soft_state: (soft_state != self.previous_soft_state).then_some(soft_state),
             hard_state: (hard_state != self.previous_hard_state).then_some(hard_state),

@@ -703,3 +703,114 @@ fn an_empty_node_replaying_the_log_of_a_cluster_bootstrapped_from_a_conf_state_i
     cluster.campaign(1);
     let _ = cluster.propose_conf_change(1, &ConfChange::add_voter(4));
 }
+
+/// Steps `message` into `node`, persists the Ready it makes and returns it.
+fn step_and_persist(
+    node: &mut raft::RawNode<raft::MemStorage>,
+    message: raft::Message,
+) -> raft::Ready {
+    node.step(message).unwrap();
+    let ready = node.ready();
+    node.storage_mut().append(&ready.entries).unwrap();
+    if let Some(hard_state) = ready.hard_state {
+        node.storage_mut().set_hard_state(hard_state);
+    }
+    node.advance();
+    ready
+}
+
+fn from_leader(msg_type: raft::MessageType, commit: u64) -> raft::Message {
+    let mut message = raft::Message::new(msg_type, 2, 1);
+    message.term = 1;
+    message.commit = commit;
+    message
+}
+
+#[test]
+fn a_commit_index_that_passes_a_conf_change_is_synced_and_reported() {
+    // A node told that its removal is committed may stop for good; whoever told it must not
+    // forget the commit in a crash, or it may go back to a configuration that needs the
+    // departed node (etcd #10563; found by our simulator through kvapp). So a commit index
+    // that newly covers a configuration change is synced, unlike any other commit index, and
+    // responses report the commit index, so that a leader can tell when others hold it.
+    let storage = raft::MemStorage::new_with_conf_state(conf(&[1, 2], &[]));
+    let mut node = raft::RawNode::new(&support::config(2), storage).unwrap();
+    let entry = |index: u64, entry_type: raft::EntryType, data: Vec<u8>| raft::Entry {
+        term: 1,
+        index,
+        entry_type,
+        data,
+    };
+    let mut append = from_leader(raft::MessageType::Append, 0);
+    append.entries = vec![
+        entry(1, raft::EntryType::Normal, b"a".to_vec()),
+        entry(
+            2,
+            raft::EntryType::ConfChange,
+            raft::codec::encode_conf_change(&ConfChange::remove_node(1)),
+        ),
+        entry(3, raft::EntryType::Normal, b"b".to_vec()),
+    ];
+    let ready = step_and_persist(&mut node, append);
+    assert!(ready.must_sync, "new entries are synced");
+
+    let heartbeat = |commit| from_leader(raft::MessageType::Heartbeat, commit);
+    let ready = step_and_persist(&mut node, heartbeat(1));
+    assert_eq!(ready.hard_state.map(|hs| hs.commit), Some(1));
+    assert!(!ready.must_sync, "a commit index alone is written lazily");
+    assert_eq!(
+        ready.messages[0].commit, 1,
+        "the response reports the commit"
+    );
+
+    let ready = step_and_persist(&mut node, heartbeat(2));
+    assert_eq!(ready.hard_state.map(|hs| hs.commit), Some(2));
+    assert!(
+        ready.must_sync,
+        "the commit index passed the conf change at 2"
+    );
+    assert_eq!(ready.messages[0].commit, 2);
+
+    let ready = step_and_persist(&mut node, heartbeat(3));
+    assert!(!ready.must_sync, "the conf change was covered already");
+
+    // After a restart the stored log is scanned: a conf change stored beyond the restored
+    // commit index is still found.
+    let mut storage = node.storage().clone();
+    storage.set_hard_state(raft::HardState {
+        term: 1,
+        vote: 0,
+        commit: 1,
+    });
+    let mut restarted = raft::RawNode::new(&support::config(2), storage).unwrap();
+    let ready = step_and_persist(&mut restarted, heartbeat(3));
+    assert_eq!(ready.hard_state.map(|hs| hs.commit), Some(3));
+    assert!(
+        ready.must_sync,
+        "the restarted node passed the stored conf change at 2"
+    );
+}
+
+#[test]
+fn a_leader_knows_when_a_quorum_reported_a_commit_index() {
+    let mut cluster = Cluster::new(&[1, 2, 3], |_| {});
+    cluster.campaign(1);
+    cluster.propose(1, b"x").unwrap();
+    let committed = cluster.committed(1);
+    // The leader's own commit counts, but a quorum needs one more report.
+    cluster.cut_links.insert((1, 2));
+    cluster.cut_links.insert((1, 3));
+    cluster.propose(1, b"y").unwrap();
+    let newer = cluster.node(1).raft.raft_log.last_index();
+    assert!(cluster.node(1).raft.quorum_reported_commit(committed));
+    assert!(!cluster.node(1).raft.quorum_reported_commit(newer));
+    cluster.heal();
+    cluster.tick_all_times(5);
+    assert_eq!(cluster.committed(1), newer);
+    cluster.tick_all_times(5);
+    assert!(cluster.node(1).raft.quorum_reported_commit(newer));
+    assert!(
+        !cluster.node(2).raft.quorum_reported_commit(1),
+        "only a leader hears reports"
+    );
+}

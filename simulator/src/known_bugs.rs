@@ -15,19 +15,30 @@
 //!   and a later compaction called `Wal::release_to` with its index and hit the assertion there.
 //!   Found on swarm seeds 913, 1216, 1393, 1584, 2408; fixed in kvapp by 3c41e39 (recovery
 //!   removes snapshot files the WAL cannot restart from).
+//! - `kvapp-removed-node-still-needed`: shrinking a two-voter cluster to one (or any change
+//!   whose removed voters the old configuration's quorum needs) could deadlock for good. The
+//!   removed node applied its removal and shut down at once; a survivor that lost its lazily
+//!   written commit index in a crash restarted in the old configuration and needed the
+//!   departed node's vote. Found with heavy membership changes and mid-write crashes (seed 29
+//!   and 13 more of 300 at that intensity). Fixed: raft fsyncs a commit index that passes a
+//!   configuration change and followers report their commit index, and a removed kvapp node
+//!   leaves only once the remaining members know (`kvapp::Node::may_leave`).
 
-/// kvapp + raft: shrinking a two-voter cluster to one can deadlock for good.
+/// raft + kvapp: a removed leader deposed before the others learn of its removal can leave them
+/// without any possible leader.
 ///
-/// The leader L of configuration {L, R} commits the entry that removes R and tells R (the
-/// commit index travels in its next append), R applies its removal and shuts down as the server
-/// does. A commit index alone is written lazily (`must_sync` is false), so if L loses power
-/// before a later sync, L restarts with the removal in its log but not known committed: raft
-/// uses the configuration as of the applied index, so L is still in {L, R}, needs R's vote or
-/// acknowledgement, and R is gone. Nothing can commit again. Possible fixes: use the newest
-/// configuration in the log (Raft thesis §4.1), sync the hard state before sending a commit
-/// index that covers a configuration change, or keep a removed node answering until the
-/// survivors have committed past its removal.
-pub const REMOVED_NODE_STILL_NEEDED: &str = "kvapp-removed-node-still-needed";
+/// Seen once in 1000 swarm seeds with `faults.membership_change_probability=0.3` (seed 826,
+/// with `disk.corruption_probability=0`; PreVote and CheckQuorum off, forced elections): in a
+/// configuration {1, 3}, node 3 becomes leader, commits its own removal and appends one more
+/// entry; node 1 is forced to campaign before it hears of the commit and deposes it. Node 3 has
+/// applied its removal, so it may not campaign, and its log is longer than node 1's, so it
+/// refuses node 1 its vote; node 1 still applies {1, 3} and needs that vote. Nobody can win.
+/// The removed node keeps running (`kvapp::Node::may_leave` is false), so nothing is lost,
+/// but the cluster is stuck. Fix candidates: let a removed node campaign in the configuration
+/// it applied to finish its removal (etcd lets a removed leader keep leading, so a
+/// non-member candidate is within the same rules), or use the newest configuration in the log
+/// (Raft thesis §4.1).
+pub const REMOVED_NODE_STILL_COUNTED: &str = "raft-removed-leader-deposed";
 
 /// A recognised known bug.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -590,7 +590,7 @@ impl World {
         }
         self.observe_node(id, crashed, &capture)?;
         self.route_completions(id)?;
-        if !crashed && self.applied_own_removal(id) {
+        if !crashed && self.applied_own_removal(id) && self.may_leave(id) {
             self.remove(id);
             return Ok(());
         }
@@ -1081,7 +1081,15 @@ impl World {
         process.member && !inside && !empty
     }
 
-    /// Node `id` applied its own removal: it shuts down, keeping its disk in case it is added
+    /// Whether node `id`, removed, knows that the remaining members know it
+    /// ([`kvapp::Node::may_leave`]); until then it keeps running.
+    fn may_leave(&self, id: NodeId) -> bool {
+        self.processes[id as usize - 1]
+            .node()
+            .is_some_and(|node| node.may_leave())
+    }
+
+    /// Node `id` applied its own removal and may leave: it shuts down, keeping its disk in case it is added
     /// back. (Its durable term and vote must survive: a node that rejoined with an empty disk
     /// could vote twice in a term that nodes not yet aware of its removal still count it in.)
     fn remove(&mut self, id: NodeId) {
@@ -1317,6 +1325,30 @@ impl World {
         Some(members)
     }
 
+    /// A node that applied its own removal (gone, or still running until it may leave) that
+    /// another running node's applied configuration still counts: the signature of
+    /// [`known_bugs::REMOVED_NODE_STILL_COUNTED`].
+    fn removed_node_still_counted(&self) -> Option<(NodeId, NodeId)> {
+        let gone: Vec<NodeId> = self
+            .processes
+            .iter()
+            .filter(|process| {
+                process.is_removed() || process.node().is_some_and(|node| node.is_removed())
+            })
+            .map(|process| process.id)
+            .collect();
+        self.processes.iter().find_map(|process| {
+            let node = process.node()?;
+            let conf = node.conf_state();
+            gone.iter()
+                .find(|&&id| {
+                    id != process.id
+                        && (conf.voters.contains(&id) || conf.voters_outgoing.contains(&id))
+                })
+                .map(|&id| (id, process.id))
+        })
+    }
+
     fn liveness_check(&mut self) -> Result<(), Stop> {
         let members = self.final_members();
         let progress: Vec<NodeProgress> = self
@@ -1352,17 +1384,12 @@ impl World {
                         text.push_str(&format!("; outstanding: {}", outstanding.join("; ")));
                     }
                     text.push_str(&format!("; nodes: {}", self.node_states().join(", ")));
-                    let removed_member = self.final_members().and_then(|members| {
-                        members
-                            .into_iter()
-                            .find(|&member| self.processes[member as usize - 1].is_removed())
-                    });
-                    if let Some(member) = removed_member {
+                    if let Some((gone, counter)) = self.removed_node_still_counted() {
                         return Err(Stop::KnownBug(
-                            known_bugs::REMOVED_NODE_STILL_NEEDED,
+                            known_bugs::REMOVED_NODE_STILL_COUNTED,
                             format!(
-                                "node {member} applied its removal and shut down, but the \
-                                 configuration the survivors apply still counts it; {text}"
+                                "node {gone} applied its own removal, but node {counter} still \
+                                 counts it; {text}"
                             ),
                         ));
                     }

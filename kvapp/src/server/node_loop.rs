@@ -99,8 +99,6 @@ pub(crate) struct NodeLoop {
     retries: Vec<(u64, Waiter)>,
     /// The membership the transport was last set up from.
     peers_set_from: Option<BTreeMap<NodeId, Vec<u8>>>,
-    /// Whether this node has been a member since it started.
-    was_member: bool,
 }
 
 /// The settings of a [`NodeLoop`] beyond the node itself.
@@ -131,7 +129,6 @@ impl NodeLoop {
             pending: BTreeMap::new(),
             retries: Vec::new(),
             peers_set_from: None,
-            was_member: false,
         }
     }
 
@@ -387,21 +384,11 @@ impl NodeLoop {
         self.peers_set_from = Some(members);
     }
 
-    /// True once this node, having been a member, is no longer one.
+    /// True once this node, removed from the cluster, may stop: the remaining members know
+    /// that the removal is committed ([`Node::may_leave`]). Until then it keeps taking part in
+    /// Raft.
     fn removed(&mut self) -> bool {
-        let id = self.node.id();
-        let conf_state = self.node.conf_state();
-        let member = [
-            &conf_state.voters,
-            &conf_state.learners,
-            &conf_state.voters_outgoing,
-            &conf_state.learners_next,
-        ]
-        .iter()
-        .any(|ids| ids.contains(&id));
-        let removed = self.was_member && !member;
-        self.was_member |= member;
-        removed
+        self.node.may_leave()
     }
 }
 

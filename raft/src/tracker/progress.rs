@@ -67,6 +67,11 @@ pub struct Progress {
     pub inflights: Inflights,
     /// Whether this node is a learner (receives the log, does not vote).
     pub is_learner: bool,
+    /// The highest commit index the follower reported in a response. Responses leave after the
+    /// follower persisted its hard state, fsynced when the commit index passed a configuration
+    /// change ([`crate::Ready::must_sync`]), so a reported commit at or past a configuration
+    /// change is durable on the follower. Never decreases.
+    pub reported_commit: Index,
 }
 
 impl Progress {
@@ -84,6 +89,7 @@ impl Progress {
             probe_sent: false,
             inflights: Inflights::new(max_inflight),
             is_learner: false,
+            reported_commit: 0,
         };
         progress.assert_invariants();
         progress
