@@ -713,8 +713,8 @@ pub struct Outcome {
     pub events: u64,
     /// Simulated time at the end.
     pub simulated_ms: u64,
-    /// The running hash after the last event, in hex.
-    pub trace_hash: String,
+    /// The running hash after the last event (as in the report).
+    pub trace_hash: u64,
 }
 
 /// A finished replay.
@@ -753,7 +753,7 @@ pub fn replay(scenario: &Scenario, print_trace: bool, reproduce: &str) -> Replay
         clients: report.stats.clients.clone(),
         events: report.stats.events,
         simulated_ms: report.stats.simulated_ms,
-        trace_hash: format!("{:016x}", report.stats.trace_hash),
+        trace_hash: report.stats.trace_hash,
     };
     Replay {
         history: world.history().clone(),
