@@ -750,7 +750,7 @@ pub fn replay(scenario: &Scenario, print_trace: bool, reproduce: &str) -> Replay
                 + network.dropped_node_down,
         },
         faults: report.stats.faults.clone(),
-        clients: report.stats.clients.clone(),
+        clients: report.stats.clients,
         events: report.stats.events,
         simulated_ms: report.stats.simulated_ms,
         trace_hash: report.stats.trace_hash,
