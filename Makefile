@@ -3,7 +3,7 @@ CARGO ?= cargo
 SEEDS ?= 0..300
 JOBS ?= 2
 
-.PHONY: all test lint fmt unit sim sim-gate sweep repro determinism bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
+.PHONY: all test lint fmt unit sim sim-gate sweep repro replay determinism bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
 
 # The simulator's command line, built in release (a debug build simulates ten times slower).
 RAFTSIM ?= $(CARGO) run --quiet --release -p simulator --bin raftsim --
@@ -13,7 +13,8 @@ DETERMINISM_SEEDS ?= 0..20
 
 all: test
 
-## test: the regression gate (formatting, lints, every test). CI runs exactly this.
+## test: the regression gate (formatting, lints, every test, which replays every scenario file
+## against its snapshot). CI runs exactly this.
 test: lint unit fuzz-smoke sim-gate
 
 lint:
@@ -49,6 +50,15 @@ sweep:
 repro:
 	@test -n "$(SEED)" || { echo "usage: make repro SEED=N [ARGS='--trace']"; exit 2; }
 	$(RAFTSIM) run --swarm --seed $(SEED) $(ARGS)
+
+## replay: every scenario file in scenarios/ with the release raftsim; fails on the first whose
+## outcome is not the one the file expects (`make unit` replays them too, against snapshots/).
+replay:
+	@for file in scenarios/*.json; do \
+		$(RAFTSIM) replay $$file --brief > /dev/null || { echo "$$file: not the expected outcome"; \
+		echo "  see: $(RAFTSIM) replay $$file"; exit 1; }; \
+		echo "$$file: as expected"; \
+	done
 
 ## determinism: run every seed of DETERMINISM_SEEDS twice and name the first event that differs.
 determinism:

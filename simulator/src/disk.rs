@@ -178,14 +178,19 @@ impl SimFile {
 
     /// Crash recovery: the pending changes reach the platter in order and the power cut stops
     /// them at a random point: changes `0..kept` whole, change `kept` (if any) torn at a sector
-    /// boundary, the rest lost. Built by undoing, newest first, what did not land. Returns
-    /// whether some change was torn or lost.
-    fn crash(&mut self, sector_size_bytes: u64, rng: &mut SimRng) -> bool {
+    /// boundary, the rest lost. Built by undoing, newest first, what did not land. With
+    /// `tear_newest` the cut falls in the newest change. Returns whether some change was torn
+    /// or lost.
+    fn crash(&mut self, sector_size_bytes: u64, tear_newest: bool, rng: &mut SimRng) -> bool {
         if self.pending.is_empty() {
             return false;
         }
         let pending = std::mem::take(&mut self.pending);
-        let kept = rng.below(pending.len() as u64 + 1) as usize;
+        let kept = if tear_newest {
+            pending.len() - 1
+        } else {
+            rng.below(pending.len() as u64 + 1) as usize
+        };
         for change in pending[kept.min(pending.len())..].iter().skip(1).rev() {
             undo(&mut self.current, change);
         }
@@ -285,6 +290,8 @@ pub struct SimDisk {
     sync_latency_ms_max: u64,
     rng: SimRng,
     io: Rc<IoState>,
+    /// The next crash tears each file's newest pending change (a scheduled fault).
+    tear_at_next_crash: bool,
     /// Counters.
     pub stats: DiskStats,
 }
@@ -318,8 +325,15 @@ impl SimDisk {
             sync_latency_ms_max,
             rng,
             io,
+            tear_at_next_crash: false,
             stats: DiskStats::default(),
         }
+    }
+
+    /// At the next crash, the newest pending change of each file is torn at a sector boundary
+    /// (possibly to nothing) and everything older lands, instead of a random cut.
+    pub fn tear_at_next_crash(&mut self) {
+        self.tear_at_next_crash = true;
     }
 
     /// The state shared with the node's transport.
@@ -371,8 +385,9 @@ impl SimDisk {
         let reachable: BTreeSet<u64> = names.values().copied().collect();
         self.files.retain(|file, _| reachable.contains(file));
         let mut torn = false;
+        let tear_newest = std::mem::take(&mut self.tear_at_next_crash);
         for file in self.files.values_mut() {
-            torn |= file.crash(self.sector_size_bytes, &mut self.rng);
+            torn |= file.crash(self.sector_size_bytes, tear_newest, &mut self.rng);
         }
         if torn {
             self.stats.torn_crashes += 1;

@@ -22,6 +22,8 @@ pub mod process;
 pub mod random;
 pub mod report;
 pub mod run;
+pub mod scenario;
+pub mod schedule;
 pub mod swarm;
 pub mod sweep;
 pub mod trace;

@@ -35,6 +35,56 @@ impl Connectivity {
         self.allowed.iter().all(|&allowed| allowed)
     }
 
+    /// Nodes talk within their group only; `groups` hold ids from 1, and nodes in no group
+    /// form one more group together. Each node must be in at most one group.
+    pub fn groups(node_count: usize, groups: &[Vec<u64>]) -> Connectivity {
+        let mut group = vec![groups.len(); node_count];
+        for (index, members) in groups.iter().enumerate() {
+            for &node in members {
+                group[node as usize - 1] = index;
+            }
+        }
+        Connectivity::from_groups(&group, |a, b| a == b)
+    }
+
+    /// Every link up but the directed `[from, to]` links of `cut` (ids from 1).
+    pub fn cut(node_count: usize, cut: &[[u64; 2]]) -> Connectivity {
+        let mut connectivity = Connectivity::full(node_count);
+        for [from, to] in cut {
+            connectivity.set(*from as usize - 1, *to as usize - 1, false);
+        }
+        connectivity
+    }
+
+    /// The groups, when the links form groups that talk within themselves only (ids from 1,
+    /// each group in id order, groups by their first member).
+    pub fn as_groups(&self) -> Option<Vec<Vec<u64>>> {
+        let n = self.node_count as u64;
+        let mut groups: Vec<Vec<u64>> = Vec::new();
+        for node in 1..=n {
+            match groups.iter_mut().find(|group| self.allowed(group[0], node)) {
+                Some(group) => group.push(node),
+                None => groups.push(vec![node]),
+            }
+        }
+        let same = |a: u64, b: u64| {
+            groups
+                .iter()
+                .any(|group| group.contains(&a) && group.contains(&b))
+        };
+        let consistent = (1..=n).all(|a| (1..=n).all(|b| self.allowed(a, b) == same(a, b)));
+        consistent.then_some(groups)
+    }
+
+    /// The directed links that carry nothing (ids from 1).
+    pub fn cut_links(&self) -> Vec<[u64; 2]> {
+        let n = self.node_count as u64;
+        (1..=n)
+            .flat_map(|from| (1..=n).map(move |to| [from, to]))
+            .filter(|&[from, to]| !self.allowed(from, to))
+            .collect()
+    }
+
     /// Cuts every link between the groups both ways; `group[i]` is zero-based node i's group,
     /// and `reach(a, b)` says which groups talk.
     fn from_groups(group: &[usize], reach: impl Fn(usize, usize) -> bool) -> Connectivity {
@@ -228,6 +278,24 @@ mod tests {
             4,
             "{counts:?}"
         );
+    }
+
+    #[test]
+    fn every_drawn_shape_survives_groups_or_cut_links() {
+        for mode in PartitionMode::ALL {
+            for seed in 0..10 {
+                let mut rng = SimRng::new(seed);
+                let (drawn, _) = Connectivity::draw(mode, 5, &mut rng);
+                let rebuilt = match drawn.as_groups() {
+                    Some(groups) => Connectivity::groups(5, &groups),
+                    None => Connectivity::cut(5, &drawn.cut_links()),
+                };
+                assert_eq!(rebuilt, drawn, "{mode:?} seed {seed}");
+                assert_eq!(Connectivity::cut(5, &drawn.cut_links()), drawn);
+            }
+        }
+        let isolated = Connectivity::groups(3, &[vec![1]]);
+        assert_eq!(isolated.as_groups(), Some(vec![vec![1], vec![2, 3]]));
     }
 
     #[test]

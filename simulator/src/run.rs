@@ -110,6 +110,14 @@ pub fn run_once_with_history(
     record: bool,
 ) -> (RunReport, Vec<EventRecord>, History) {
     let mut world = World::new(options.clone(), print_trace, record);
+    let report = run_world(&mut world, reproduce_command(options));
+    let records = world.records().to_vec();
+    (report, records, world.history().clone())
+}
+
+/// Runs `world` to its verdict (a panic in the code under test becomes one) and reports;
+/// `reproduce` is the command line that runs it again.
+pub fn run_world(world: &mut World, reproduce: String) -> RunReport {
     let verdict = match capture_panics(|| world.run()) {
         Ok(verdict) => verdict,
         Err(message) => {
@@ -120,13 +128,12 @@ pub fn run_once_with_history(
             }
         }
     };
-    let records = world.records().to_vec();
-    let mut report = world.report(verdict, reproduce_command(options));
+    let mut report = world.report(verdict, reproduce);
     if matches!(report.verdict, Verdict::Panic(_) | Verdict::KnownBug(..)) {
         report.trace_tail = world.trace_tail();
         report.reproduce.push_str(" --trace");
     }
-    (report, records, world.history().clone())
+    report
 }
 
 /// Runs one seed, twice when `check_determinism`, in which case two runs that part make the

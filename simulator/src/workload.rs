@@ -10,7 +10,7 @@
 use kvapp::node::Outcome;
 use kvapp::store::{Command, Operation, Reply};
 use raft::NodeId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::history::{History, HistoryOperation, HistoryOutcome};
 use crate::options::WorkloadOptions;
@@ -41,6 +41,17 @@ pub struct Attempt {
     pub request: Request,
 }
 
+/// An operation a schedule gives a client, started when the client is next free.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scripted {
+    /// What to do.
+    pub operation: Operation,
+    /// For a get: through the log rather than ReadIndex.
+    pub through_log: bool,
+    /// The node the first attempt goes to (otherwise the client chooses as usual).
+    pub node: Option<NodeId>,
+}
+
 #[derive(Clone, Debug)]
 struct Current {
     history: usize,
@@ -61,6 +72,8 @@ struct Client {
     final_operations: u64,
     /// The last value this client saw for each key, for compare-and-set.
     observed: BTreeMap<String, Option<String>>,
+    /// Scheduled operations not yet started, oldest first.
+    scripted: VecDeque<Scripted>,
 }
 
 /// What the client does next.
@@ -82,6 +95,9 @@ pub struct Workload {
     rng: SimRng,
     clients: Vec<Client>,
     final_phase: bool,
+    /// Clients draw operations of their own (otherwise they run scripted ones only, and one
+    /// final write each).
+    generator: bool,
 }
 
 impl Workload {
@@ -94,7 +110,26 @@ impl Workload {
             rng,
             clients,
             final_phase: false,
+            generator: true,
         }
+    }
+
+    /// Turns the clients' own operations off: they run scripted operations only (and the
+    /// final write of the liveness phase).
+    pub fn without_generator(mut self) -> Workload {
+        self.generator = false;
+        self
+    }
+
+    /// Whether clients draw operations of their own.
+    pub fn has_generator(&self) -> bool {
+        self.generator
+    }
+
+    /// Queues a scheduled operation for `client`, to start when it is next free (at once if
+    /// it is free now and the world wakes it).
+    pub fn script(&mut self, client: u64, scripted: Scripted) {
+        self.clients[client as usize].scripted.push_back(scripted);
     }
 
     /// When each client first wakes.
@@ -131,10 +166,11 @@ impl Workload {
     /// Whether every client is done (only in the final phase).
     pub fn all_done(&self) -> bool {
         self.final_phase
-            && self
-                .clients
-                .iter()
-                .all(|client| client.current.is_none() && client.final_operations == 0)
+            && self.clients.iter().all(|client| {
+                client.current.is_none()
+                    && client.final_operations == 0
+                    && client.scripted.is_empty()
+            })
     }
 
     /// Clients with an operation outstanding, for liveness reports.
@@ -166,16 +202,27 @@ impl Workload {
         {
             return None;
         }
+        let mut first_node = None;
         if self.clients[index].current.is_none() {
-            if self.final_phase {
-                if self.clients[index].final_operations == 0 {
+            if let Some(scripted) = self.clients[index].scripted.pop_front() {
+                first_node = scripted.node;
+                self.start_scripted(client, scripted, now_ms, history);
+            } else {
+                if self.final_phase {
+                    if self.clients[index].final_operations == 0 {
+                        return None;
+                    }
+                    self.clients[index].final_operations -= 1;
+                } else if !self.generator {
                     return None;
                 }
-                self.clients[index].final_operations -= 1;
+                self.start_operation(client, now_ms, history);
             }
-            self.start_operation(client, now_ms, history);
         }
-        let node = self.choose_node(client);
+        let node = match first_node {
+            Some(node) => node,
+            None => self.choose_node(client),
+        };
         let state = &mut self.clients[index];
         state.attempt += 1;
         let current = state.current.as_mut().expect("an operation is current");
@@ -267,6 +314,48 @@ impl Workload {
         });
     }
 
+    fn start_scripted(
+        &mut self,
+        client: u64,
+        scripted: Scripted,
+        now_ms: u64,
+        history: &mut History,
+    ) {
+        let state = &mut self.clients[client as usize];
+        state.sequence += 1;
+        let sequence = state.sequence;
+        let Scripted {
+            operation,
+            through_log,
+            ..
+        } = scripted;
+        let through_log = through_log && matches!(operation, Operation::Get { .. });
+        let request = match &operation {
+            Operation::Get { key } if !through_log => Request::Read { key: key.clone() },
+            _ => Request::Command(Command {
+                client_id: client,
+                sequence,
+                operation: operation.clone(),
+            }),
+        };
+        let position = history.invoke(HistoryOperation {
+            client,
+            sequence,
+            invoke_ms: now_ms,
+            return_ms: None,
+            operation,
+            through_log,
+            outcome: HistoryOutcome::Unknown,
+            attempts: 0,
+        });
+        state.current = Some(Current {
+            history: position,
+            request,
+            open: false,
+            uncertain: false,
+        });
+    }
+
     /// A node answered attempt `attempt` of `client`. `leader_hint` is whom that node believes
     /// leads (zero: nobody).
     pub fn on_outcome(
@@ -327,7 +416,14 @@ impl Workload {
     }
 
     fn next_operation(&mut self, client: u64, now_ms: u64) -> Next {
-        if self.final_phase && self.clients[client as usize].final_operations == 0 {
+        let state = &self.clients[client as usize];
+        if !state.scripted.is_empty() {
+            return Next::WakeAt(now_ms + 1);
+        }
+        if self.final_phase && state.final_operations == 0 {
+            return Next::Idle;
+        }
+        if !self.final_phase && !self.generator {
             return Next::Idle;
         }
         // At least a millisecond: a one-node cluster answers at once, and a client that never

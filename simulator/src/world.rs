@@ -33,8 +33,20 @@ use crate::partition::Connectivity;
 use crate::process::{node_config, Life, Outgoing, Process, SimNode, SimTransport};
 use crate::random::{derive_seed, SimRng, Stream};
 use crate::report::{RunReport, RunStats, Verdict};
+use crate::schedule::{self, Action, FaultPlan, NodeRef, Plan, Tick};
 use crate::trace::{Trace, TraceItem};
 use crate::workload::{Next, Request, Workload};
+
+mod scheduled;
+
+use scheduled::partition_entry;
+
+/// A membership change the world asks a leader for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MembershipChange {
+    Add(NodeId),
+    Remove(NodeId),
+}
 
 /// How often the liveness phase looks for convergence.
 const LIVENESS_CHECK_INTERVAL_MS: u64 = 50;
@@ -137,12 +149,45 @@ pub struct World {
     started: Option<Instant>,
     /// The node being called into, so that a panic report can name it.
     current_node: Option<NodeId>,
+    /// Scheduled ticks (empty when the faults are random) and the next one to fire.
+    ticks: Vec<Tick>,
+    next_tick: usize,
+    /// Faults come from `ticks` rather than the injector's draws.
+    scheduled: bool,
+    /// A scheduled crash's restart delay, per node, until the crash happens.
+    scheduled_restart_ms: Vec<Option<u64>>,
+    /// When recording: every injected fault as a schedule entry.
+    recorded: Option<Vec<schedule::Entry>>,
+    /// When recording: per node, the entry of a crash whose restart delay is not known yet.
+    crash_entry: Vec<Option<usize>>,
+}
+
+/// A node at the end of a run.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NodeEnd {
+    /// The node.
+    pub node: NodeId,
+    /// `up`, `paused`, `down`, `destroyed` or `removed`.
+    pub state: &'static str,
+    /// Its commit index (0 unless up).
+    pub commit: Index,
+    /// Its applied index (0 unless up).
+    pub applied: Index,
 }
 
 impl World {
     /// A world for `options`; `print_trace` prints every event as it happens, `record` keeps
     /// a record of every event for the determinism check.
     pub fn new(options: RunOptions, print_trace: bool, record: bool) -> World {
+        let plan = Plan::random(options.seed);
+        World::with_plan(options, print_trace, record, plan)
+    }
+
+    /// A world for `options` whose faults and clients follow `plan`. With scheduled faults the
+    /// injector draws nothing (it still draws each node's clock drift and the corruptible
+    /// minority, as in a random run): each tick of the plan fires at its time, where a random
+    /// run would have drawn a fault tick.
+    pub fn with_plan(options: RunOptions, print_trace: bool, record: bool, plan: Plan) -> World {
         let seed = options.seed;
         let node_count = options.cluster.node_count.max(1);
         let mut faults = FaultInjector::new(
@@ -185,11 +230,18 @@ impl World {
                 node_count as usize,
                 SimRng::stream(seed, Stream::Network, 0),
             ),
-            workload: Workload::new(
-                options.workload.clone(),
-                node_count,
-                SimRng::stream(seed, Stream::Workload, 0),
-            ),
+            workload: {
+                let workload = Workload::new(
+                    options.workload.clone(),
+                    node_count,
+                    SimRng::stream(plan.workload_seed, Stream::Workload, 0),
+                );
+                if plan.generator {
+                    workload
+                } else {
+                    workload.without_generator()
+                }
+            },
             faults,
             invariants: Invariants::new(node_count as usize),
             reference: Reference::new(options.workload.client_count),
@@ -209,6 +261,15 @@ impl World {
             },
             started: None,
             current_node: None,
+            scheduled: matches!(plan.faults, FaultPlan::Scheduled(_)),
+            ticks: match plan.faults {
+                FaultPlan::Random => Vec::new(),
+                FaultPlan::Scheduled(ticks) => ticks,
+            },
+            next_tick: 0,
+            scheduled_restart_ms: vec![None; node_count as usize],
+            recorded: plan.record_schedule.then(Vec::new),
+            crash_entry: vec![None; node_count as usize],
             now_ms: 0,
             queue: EventQueue::new(),
             processes,
@@ -224,6 +285,39 @@ impl World {
     /// The client history so far.
     pub fn history(&self) -> &History {
         &self.history
+    }
+
+    /// Every fault injected so far as a schedule entry (when the plan asked to record).
+    pub fn recorded_schedule(&self) -> Option<&[schedule::Entry]> {
+        self.recorded.as_deref()
+    }
+
+    /// Each term's leader, as the oracles saw it.
+    pub fn leaders_by_term(&self) -> std::collections::BTreeMap<Term, NodeId> {
+        self.invariants.leaders()
+    }
+
+    /// Each node's state and indexes now.
+    pub fn node_ends(&self) -> Vec<NodeEnd> {
+        self.processes
+            .iter()
+            .map(|process| {
+                let state = match &process.life {
+                    Life::Up(_) if process.paused_until_ms.is_some() => "paused",
+                    Life::Up(_) => "up",
+                    Life::Down(_) => "down",
+                    Life::Destroyed(_) => "destroyed",
+                    Life::Removed(_) => "removed",
+                };
+                let node = process.node();
+                NodeEnd {
+                    node: process.id,
+                    state,
+                    commit: node.map_or(0, |node| node.raw().raft.raft_log.committed),
+                    applied: node.map_or(0, SimNode::applied_index),
+                }
+            })
+            .collect()
     }
 
     /// Runs to the end and returns the verdict.
@@ -334,13 +428,21 @@ impl World {
         for id in 1..=self.processes.len() as NodeId {
             self.open(id)?;
         }
-        for (client, delay_ms) in self.workload.first_wakes() {
-            self.queue.push(delay_ms, Event::ClientWake { client });
+        if self.workload.has_generator() {
+            for (client, delay_ms) in self.workload.first_wakes() {
+                self.queue.push(delay_ms, Event::ClientWake { client });
+            }
         }
         let window = self.options.faults.fault_window_ms;
-        let delay = self.faults.next_tick_delay_ms();
-        if delay < window {
-            self.queue.push(delay, Event::FaultTick);
+        if self.scheduled {
+            if let Some(first) = self.ticks.first() {
+                self.queue.push(first.at_ms, Event::FaultTick);
+            }
+        } else {
+            let delay = self.faults.next_tick_delay_ms();
+            if delay < window {
+                self.queue.push(delay, Event::FaultTick);
+            }
         }
         self.queue.push(window, Event::Heal);
         Ok(())
@@ -903,13 +1005,17 @@ impl World {
         self.invariants.on_crash(id);
         self.requests.retain(|(node, _, _), _| *node != id);
         let delay = if self.healed_at_ms.is_some() {
-            1
+            Some(1)
+        } else if self.scheduled {
+            self.scheduled_restart_ms[id as usize - 1].take()
         } else {
-            self.faults.restart_delay_ms()
+            Some(self.faults.restart_delay_ms())
         };
-        let process = &mut self.processes[id as usize - 1];
-        process.restart_pending = true;
-        self.queue.push(now + delay, Event::Restart { node: id });
+        self.note_restart_delay(id, delay);
+        if let Some(delay) = delay {
+            self.process(id).restart_pending = true;
+            self.queue.push(now + delay, Event::Restart { node: id });
+        }
         self.trace.note(now, format!("node {id} crashed: {reason}"));
     }
 
@@ -953,14 +1059,22 @@ impl World {
         if self.healed_at_ms.is_some() || self.now_ms >= window {
             return Ok(());
         }
+        if self.scheduled {
+            return self.scheduled_tick();
+        }
         let running: Vec<NodeId> = self
             .processes
             .iter()
             .filter(|process| process.is_running())
             .map(|process| process.id)
             .collect();
+        let recorded_before = self.recorded.as_ref().map(Vec::len);
         for action in self.faults.tick(&running) {
             self.inject(action)?;
+        }
+        if recorded_before.is_some() && self.recorded.as_ref().map(Vec::len) == recorded_before {
+            // The tick still happened: a replay must fire one here too.
+            self.record(Action::Nothing(schedule::Empty {}));
         }
         let next = self.now_ms + self.faults.next_tick_delay_ms();
         if next < window {
@@ -969,33 +1083,37 @@ impl World {
         Ok(())
     }
 
+    /// Keeps `action`, injected now, when recording.
+    fn record(&mut self, action: Action) {
+        let at_ms = self.now_ms;
+        if let Some(recorded) = &mut self.recorded {
+            recorded.push(schedule::Entry { at_ms, action });
+        }
+    }
+
+    /// Injects one drawn fault (and records it, resolved, when recording).
     fn inject(&mut self, action: FaultAction) -> Result<(), Stop> {
-        let now = self.now_ms;
         match action {
             FaultAction::Crash {
                 node,
-                during_operation: None,
+                during_operation,
             } => {
-                self.faults.stats.crashes += 1;
-                self.crash(node, "power lost between events");
-            }
-            FaultAction::Crash {
-                node,
-                during_operation: Some(operations),
-            } => {
-                self.faults.stats.crashes_during_write += 1;
-                self.process(node).io.arm_crash(operations);
-                self.trace.note(
-                    now,
-                    format!("node {node} will lose power inside disk operation {operations}"),
-                );
+                self.record(Action::Crash(schedule::Crash {
+                    node: NodeRef::Id(node),
+                    during_operation,
+                    restart_after_ms: None,
+                }));
+                // The restart delay is drawn when the power goes; `crash` fills it in.
+                self.crash_entry[node as usize - 1] =
+                    self.recorded.as_ref().map(|recorded| recorded.len() - 1);
+                self.crash_node(node, during_operation);
             }
             FaultAction::Pause { node, duration_ms } => {
-                self.faults.stats.pauses += 1;
-                self.process(node).paused_until_ms = Some(now + duration_ms);
-                self.queue.push(now + duration_ms, Event::Resume { node });
-                self.trace
-                    .note(now, format!("node {node} paused for {duration_ms} ms"));
+                self.record(Action::Pause(schedule::Pause {
+                    node: NodeRef::Id(node),
+                    duration_ms,
+                }));
+                self.pause(node, duration_ms);
             }
             FaultAction::Partition {
                 connectivity,
@@ -1003,59 +1121,169 @@ impl World {
                 description,
                 duration_ms,
             } => {
-                self.partition_epoch += 1;
-                *self
-                    .faults
-                    .stats
-                    .partitions
-                    .entry(mode.name().to_string())
-                    .or_insert(0) += 1;
-                self.network.partition(connectivity);
-                let epoch = self.partition_epoch;
-                self.queue
-                    .push(now + duration_ms, Event::PartitionEnd { epoch });
-                self.trace.note(
-                    now,
-                    format!("partition {epoch}: {description} for {duration_ms} ms"),
-                );
+                self.record(Action::Partition(partition_entry(
+                    &connectivity,
+                    mode.name(),
+                    duration_ms,
+                )));
+                self.start_partition(connectivity, mode.name(), &description, Some(duration_ms));
             }
             FaultAction::Clog {
                 from,
                 to,
                 duration_ms,
             } => {
-                self.faults.stats.clogs += 1;
-                self.network.clog(from, to, now + duration_ms);
-                self.trace.note(
-                    now,
-                    format!("link {from}->{to} clogged for {duration_ms} ms"),
-                );
+                self.record(Action::Clog(schedule::Clog {
+                    from: NodeRef::Id(from),
+                    to: NodeRef::Id(to),
+                    duration_ms,
+                }));
+                self.clog(from, to, duration_ms);
             }
-            FaultAction::Corrupt { node, bad_sector } => self.corrupt(node, bad_sector),
+            FaultAction::Corrupt { node, bad_sector } => {
+                self.record(Action::Corrupt(schedule::Corrupt {
+                    node: NodeRef::Id(node),
+                    bad_sector,
+                }));
+                self.corrupt(node, bad_sector);
+            }
             FaultAction::TransferLeader { to } => {
-                let leader = self
-                    .processes
-                    .iter()
-                    .find(|process| {
-                        process.is_running() && process.node().is_some_and(SimNode::is_leader)
-                    })
-                    .map(|process| process.id);
-                if let Some(leader) = leader.filter(|&leader| leader != to) {
-                    self.faults.stats.leader_transfers += 1;
-                    self.trace
-                        .note(now, format!("leader {leader} asked to transfer to {to}"));
-                    self.step_node(leader, Input::TransferLeader(to), None)?;
+                self.record(Action::TransferLeader(schedule::TransferLeader {
+                    to: NodeRef::Id(to),
+                }));
+                self.transfer_leader(to)?;
+            }
+            FaultAction::ChangeMembership { choice } => {
+                if let Some((leader, change)) = self.membership_choice(choice) {
+                    let on = |id| schedule::OnNode {
+                        node: NodeRef::Id(id),
+                    };
+                    self.record(match change {
+                        MembershipChange::Add(id) => Action::AddNode(on(id)),
+                        MembershipChange::Remove(id) => Action::RemoveNode(on(id)),
+                    });
+                    self.change_membership(leader, change)?;
                 }
             }
-            FaultAction::ChangeMembership { choice } => self.change_membership(choice)?,
             FaultAction::ForceElection { node } => {
-                self.faults.stats.forced_elections += 1;
-                self.trace
-                    .note(now, format!("node {node} forced to campaign"));
-                self.step_node(node, Input::Campaign, None)?;
+                self.record(Action::Campaign(schedule::OnNode {
+                    node: NodeRef::Id(node),
+                }));
+                self.campaign(node)?;
             }
         }
         Ok(())
+    }
+
+    /// Power loss at `node`: now, or armed to strike inside a coming disk operation.
+    fn crash_node(&mut self, node: NodeId, during_operation: Option<u64>) {
+        match during_operation {
+            None => {
+                self.faults.stats.crashes += 1;
+                self.crash(node, "power lost between events");
+            }
+            Some(operations) => {
+                self.faults.stats.crashes_during_write += 1;
+                self.process(node).io.arm_crash(operations);
+                self.trace.note(
+                    self.now_ms,
+                    format!("node {node} will lose power inside disk operation {operations}"),
+                );
+            }
+        }
+    }
+
+    /// When recording, writes the restart delay of `id`'s crash into its entry.
+    fn note_restart_delay(&mut self, id: NodeId, delay_ms: Option<u64>) {
+        let Some(position) = self.crash_entry[id as usize - 1].take() else {
+            return;
+        };
+        if let Some(schedule::Entry {
+            action: Action::Crash(crash),
+            ..
+        }) = self
+            .recorded
+            .as_mut()
+            .and_then(|recorded| recorded.get_mut(position))
+        {
+            crash.restart_after_ms = delay_ms;
+        }
+    }
+
+    fn pause(&mut self, node: NodeId, duration_ms: u64) {
+        let now = self.now_ms;
+        self.faults.stats.pauses += 1;
+        self.process(node).paused_until_ms = Some(now + duration_ms);
+        self.queue.push(now + duration_ms, Event::Resume { node });
+        self.trace
+            .note(now, format!("node {node} paused for {duration_ms} ms"));
+    }
+
+    /// Splits the network; `shape` is what the report counts it as. Without a duration it
+    /// lasts until a scheduled heal or the end of the fault window.
+    fn start_partition(
+        &mut self,
+        connectivity: Connectivity,
+        shape: &str,
+        description: &str,
+        duration_ms: Option<u64>,
+    ) {
+        let now = self.now_ms;
+        self.partition_epoch += 1;
+        *self
+            .faults
+            .stats
+            .partitions
+            .entry(shape.to_string())
+            .or_insert(0) += 1;
+        self.network.partition(connectivity);
+        let epoch = self.partition_epoch;
+        if let Some(duration_ms) = duration_ms {
+            self.queue
+                .push(now + duration_ms, Event::PartitionEnd { epoch });
+        }
+        let lasting = duration_ms.map_or("until healed".to_string(), |duration_ms| {
+            format!("for {duration_ms} ms")
+        });
+        self.trace
+            .note(now, format!("partition {epoch}: {description} {lasting}"));
+    }
+
+    fn clog(&mut self, from: NodeId, to: NodeId, duration_ms: u64) {
+        let now = self.now_ms;
+        self.faults.stats.clogs += 1;
+        self.network.clog(from, to, now + duration_ms);
+        self.trace.note(
+            now,
+            format!("link {from}->{to} clogged for {duration_ms} ms"),
+        );
+    }
+
+    /// The running leader the fault injector acts through: the lowest-id running node that
+    /// believes it leads.
+    fn first_running_leader(&self) -> Option<NodeId> {
+        self.processes
+            .iter()
+            .find(|process| process.is_running() && process.node().is_some_and(SimNode::is_leader))
+            .map(|process| process.id)
+    }
+
+    fn transfer_leader(&mut self, to: NodeId) -> Result<(), Stop> {
+        let now = self.now_ms;
+        if let Some(leader) = self.first_running_leader().filter(|&leader| leader != to) {
+            self.faults.stats.leader_transfers += 1;
+            self.trace
+                .note(now, format!("leader {leader} asked to transfer to {to}"));
+            self.step_node(leader, Input::TransferLeader(to), None)?;
+        }
+        Ok(())
+    }
+
+    fn campaign(&mut self, node: NodeId) -> Result<(), Stop> {
+        self.faults.stats.forced_elections += 1;
+        self.trace
+            .note(self.now_ms, format!("node {node} forced to campaign"));
+        self.step_node(node, Input::Campaign, None)
     }
 
     /// Whether node `id` has just applied a configuration without itself (a joining node with
@@ -1122,25 +1350,18 @@ impl World {
         );
     }
 
-    /// Asks the running leader to remove a voter, or to add back a node that left (which starts
-    /// again on an empty disk and waits to be added). `choice` is the fault stream's draw.
-    fn change_membership(&mut self, choice: u64) -> Result<(), Stop> {
-        let now = self.now_ms;
-        let Some(leader) = self
-            .processes
-            .iter()
-            .find(|process| process.is_running() && process.node().is_some_and(SimNode::is_leader))
-            .map(|process| process.id)
-        else {
-            return Ok(());
-        };
+    /// The voters the running leader could remove, and the nodes it could add back (those
+    /// that left, or that wait with an empty configuration), or `None` without a running leader
+    /// or during a joint configuration.
+    fn membership_candidates(&self) -> Option<(NodeId, Vec<NodeId>, Vec<NodeId>)> {
+        let leader = self.first_running_leader()?;
         let conf = self.processes[leader as usize - 1]
             .node()
             .expect("the leader runs")
             .conf_state()
             .clone();
         if conf.is_joint() {
-            return Ok(());
+            return None;
         }
         let outsiders: Vec<NodeId> = self
             .processes
@@ -1158,19 +1379,36 @@ impl World {
             .copied()
             .filter(|&voter| voter != leader)
             .collect();
+        Some((leader, removable, outsiders))
+    }
+
+    /// The change the fault stream's draw `choice` asks of the running leader: remove a
+    /// voter, or add back a node that left.
+    fn membership_choice(&self, choice: u64) -> Option<(NodeId, MembershipChange)> {
+        let (leader, removable, outsiders) = self.membership_candidates()?;
         let change = if !outsiders.is_empty() && (choice % 2 == 0 || removable.is_empty()) {
-            let id = outsiders[((choice / 2) % outsiders.len() as u64) as usize];
-            if self.process(id).is_removed() {
-                self.rejoin(id);
-                self.open(id)?;
-            }
-            raft::ConfChange::add_voter(id)
-        } else if let Some(&id) =
-            removable.get(((choice / 2) % removable.len().max(1) as u64) as usize)
-        {
-            raft::ConfChange::remove_node(id)
+            MembershipChange::Add(outsiders[((choice / 2) % outsiders.len() as u64) as usize])
         } else {
-            return Ok(());
+            MembershipChange::Remove(
+                *removable.get(((choice / 2) % removable.len().max(1) as u64) as usize)?,
+            )
+        };
+        Some((leader, change))
+    }
+
+    /// Asks `leader` to apply `change`; a node added back starts again from the disk it left
+    /// with and waits to be added.
+    fn change_membership(&mut self, leader: NodeId, change: MembershipChange) -> Result<(), Stop> {
+        let now = self.now_ms;
+        let change = match change {
+            MembershipChange::Add(id) => {
+                if self.process(id).is_removed() {
+                    self.rejoin(id);
+                    self.open(id)?;
+                }
+                raft::ConfChange::add_voter(id)
+            }
+            MembershipChange::Remove(id) => raft::ConfChange::remove_node(id),
         };
         self.faults.stats.membership_changes += 1;
         self.trace.note(

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check_history;
+pub mod replay;
 pub mod run;
 pub mod sweep;
 
@@ -28,6 +29,10 @@ pub enum Command {
     /// Run one seed and print its report. Exit code 0: pass, 4: safety violation, 5: liveness
     /// failure, 6: panic, 7: nondeterminism, 8: a known bug, 3: error.
     Run(run::Arguments),
+    /// Replay a scenario file and print its report. Exit code 0: the outcome is the one the
+    /// file expects; otherwise the verdict's code (a pass where a violation was expected: 1);
+    /// 3: a bad file.
+    Replay(replay::Arguments),
     /// Run many seeds in parallel and print a table of the failures; the exit code is the worst
     /// seed's (known bugs alone pass with --allow-known-bugs).
     Sweep(sweep::Arguments),
@@ -42,6 +47,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(arguments) => run::run(&arguments),
+        Command::Replay(arguments) => replay::run(&arguments),
         Command::Sweep(arguments) => sweep::run(&arguments),
         Command::Bench(arguments) => bench::run(&arguments),
         Command::CheckHistory(arguments) => check_history::run(&arguments),

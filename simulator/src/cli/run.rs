@@ -34,13 +34,27 @@ pub struct Arguments {
     /// Also write the linearizability checker's HTML picture of the client history.
     #[arg(long, value_name = "OUT")]
     pub html: Option<std::path::PathBuf>,
+    /// Also write the run as a scenario file: every fault it injected, at its time, and its
+    /// verdict as the expectation (`raftsim replay FILE` runs it again, event for event).
+    #[arg(long, value_name = "FILE", conflicts_with = "check_determinism")]
+    pub record: Option<std::path::PathBuf>,
 }
 
 pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
     let options = options_for(arguments.seed, arguments.swarm, &arguments.settings)
         .map_err(|error| anyhow!(error))?;
-    let (report, history) =
-        run_seed_with_history(&options, arguments.trace, arguments.check_determinism);
+    let (report, history) = match &arguments.record {
+        Some(path) => {
+            let command = crate::run::reproduce_command(&options);
+            let (report, history, scenario) =
+                crate::scenario::record(&options, arguments.trace, &command);
+            std::fs::write(path, scenario.to_json())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("scenario written to {}", path.display());
+            (report, history)
+        }
+        None => run_seed_with_history(&options, arguments.trace, arguments.check_determinism),
+    };
     if let Some(path) = &arguments.html {
         let title = format!("raftsim seed {}", options.seed);
         let page = html_picture(&history, options.checker_steps_max, &title);

@@ -108,6 +108,14 @@ impl Invariants {
         &mut self.nodes[node as usize - 1]
     }
 
+    /// Each term's leader, by term.
+    pub fn leaders(&self) -> BTreeMap<Term, NodeId> {
+        self.leaders
+            .iter()
+            .map(|(&term, &node)| (term, node))
+            .collect()
+    }
+
     /// The commit index last observed at `node` in its current life.
     pub fn node_commit(&self, node: NodeId) -> Index {
         self.nodes[node as usize - 1].commit
