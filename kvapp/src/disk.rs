@@ -84,8 +84,10 @@ pub trait Disk {
 
 /// Checks that `name` is a single, plain path component; see [`Disk`].
 pub fn validate_file_name(name: &str) -> io::Result<()> {
-    let forbidden =
-        name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']);
+    let forbidden = name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.bytes().any(|byte| matches!(byte, b'/' | b'\\' | 0));
     if forbidden {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

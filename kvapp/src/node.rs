@@ -465,7 +465,9 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     ///   crash and, applying the removal again on restart, leads the others on without us.
     ///
     /// Until then it keeps running Raft: it votes, acknowledges appends and, as the leader,
-    /// goes on replicating to the remaining members. (A removed node that restarts and is never
+    /// goes on replicating to the remaining members; deposed, it may campaign again in the
+    /// configuration it applied ([`RawNode::set_finishing_removal`]), since its log may be the
+    /// one the others need. (A removed node that restarts and is never
     /// contacted again stays up: safe, and the operator's call. Found by the simulator.)
     pub fn may_leave(&self) -> bool {
         let Some(removed_at) = self.removed_at else {
@@ -521,6 +523,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         } else if contains(before, id) {
             self.removed_at = Some(index);
         }
+        self.raw.set_finishing_removal(self.removed_at.is_some());
     }
 
     fn new_request_id(&mut self) -> RequestId {

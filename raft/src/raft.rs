@@ -98,6 +98,11 @@ pub struct Raft<S: Storage> {
     /// Reads received before the leader committed an entry of its own term (etcd #7331): until
     /// then its commit index may be stale, so they wait.
     pending_read_index_messages: Vec<Message>,
+    /// Set by the application while this node has applied its own removal but must not stop
+    /// yet, because the others may not know that the removal is committed (see
+    /// [`crate::RawNode::set_finishing_removal`]). Such a node may campaign, always through a
+    /// pre-vote, in the configuration it applied, which does not contain it.
+    pub finishing_removal: bool,
     /// Whether this leader started a leadership transfer in its term. The transferee's election
     /// is forced past the voters' leases (thesis §3.10), so once TimeoutNow is out, even if the
     /// transfer seems to fail, another node may lead a later term unbeknownst to this one:
@@ -140,6 +145,7 @@ impl<S: Storage> Raft<S> {
             read_states: Vec::new(),
             messages: Vec::new(),
             pending_read_index_messages: Vec::new(),
+            finishing_removal: false,
             lease_forfeited: false,
             election_elapsed: 0,
             heartbeat_elapsed: 0,
@@ -487,13 +493,19 @@ impl<S: Storage> Raft<S> {
         );
     }
 
-    /// Whether this node may campaign: it is a voter and is not waiting to apply a snapshot.
+    /// Whether this node may campaign: it is a voter (or a removed node finishing its removal,
+    /// see [`Raft::finishing_removal`]) and is not waiting to apply a snapshot.
     pub fn promotable(&self) -> bool {
-        self.tracker
-            .progress
-            .get(&self.id)
-            .is_some_and(|progress| !progress.is_learner)
-            && !self.raft_log.has_pending_snapshot()
+        let voter = match self.tracker.progress.get(&self.id) {
+            Some(progress) => !progress.is_learner,
+            None => self.finishing_removal,
+        };
+        voter && !self.raft_log.has_pending_snapshot()
+    }
+
+    /// Whether this node campaigns from outside its configuration to finish its removal.
+    fn campaigns_from_outside(&self) -> bool {
+        self.finishing_removal && !self.tracker.progress.contains_key(&self.id)
     }
 
     // ----- Ticks -----------------------------------------------------------------------------
@@ -709,7 +721,9 @@ impl<S: Storage> Raft<S> {
 
         match message.msg_type {
             MessageType::Hup => {
-                let campaign_type = if self.pre_vote {
+                // A removed node finishing its removal always asks first: if the others have
+                // gone on without it, its log is behind theirs and nobody's term moves.
+                let campaign_type = if self.pre_vote || self.campaigns_from_outside() {
                     CampaignType::PreElection
                 } else {
                     CampaignType::Election

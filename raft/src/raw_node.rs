@@ -299,6 +299,17 @@ impl<S: Storage> RawNode<S> {
         }
     }
 
+    /// Tells the node whether it has applied its own removal but must not stop yet, because the
+    /// others may not know that the removal is committed (they may still count it and need it;
+    /// etcd-io/raft #10563). While set, and outside its configuration, it may campaign, always
+    /// through a pre-vote, in the configuration it applied: when its log is the most up to date,
+    /// the others could elect nobody else, and as their leader it tells them the commit index.
+    /// The leader it becomes is a leader outside its configuration, as a removed leader that
+    /// does not step down is (see [`Config::step_down_on_removal`]): it counts only the others.
+    pub fn set_finishing_removal(&mut self, finishing: bool) {
+        self.raft.finishing_removal = finishing;
+    }
+
     /// Campaigns as the target of a leadership transfer would, skipping the pre-vote; for tools.
     pub fn force_campaign(&mut self) {
         self.raft.campaign(CampaignType::Transfer);

@@ -814,3 +814,112 @@ fn a_leader_knows_when_a_quorum_reported_a_commit_index() {
         "only a leader hears reports"
     );
 }
+
+/// Leader 1 of the voters (1 2) commits its own removal while node 2 misses both the commit
+/// index and one more entry that node 1 appended after the removal: node 1's log is the longer.
+fn removed_leader_with_the_longer_log() -> Cluster {
+    let mut cluster = Cluster::new(&[1, 2], |config| config.step_down_on_removal = true);
+    cluster.campaign(1);
+    cluster.propose(1, b"x").unwrap();
+    cluster
+        .node_mut(1)
+        .propose_conf_change(&ConfChange::remove_node(1))
+        .unwrap();
+    cluster.process_ready(1);
+    cluster.node_mut(1).propose(b"after".to_vec()).unwrap();
+    cluster.process_ready(1);
+    assert_eq!(
+        cluster.in_flight.len(),
+        2,
+        "the removal, then the entry after it"
+    );
+    cluster.drop_at(1);
+    while cluster.conf_state(1) != conf(&[2], &[]) {
+        assert!(cluster.deliver_one());
+    }
+    cluster.in_flight.retain(|message| message.to != 2);
+    assert_eq!(
+        cluster.role(1),
+        StateRole::Follower,
+        "stepped down on removal"
+    );
+    assert_eq!(cluster.conf_state(2), conf(&[1, 2], &[]));
+    assert!(cluster.last_index(1) > cluster.last_index(2));
+    cluster
+}
+
+#[test]
+fn a_removed_node_with_the_longer_log_blocks_the_others_unless_it_finishes_its_removal() {
+    // Found by the simulator (swarm seed 826 with membership changes): node 2 still applies
+    // (1 2) and needs node 1's vote, which node 1 refuses because its log is longer; node 1,
+    // outside its configuration, may not campaign. Nobody can win.
+    let mut cluster = removed_leader_with_the_longer_log();
+    cluster.tick_all_times(200);
+    assert_eq!(cluster.leader(), None);
+
+    // Finishing its removal, node 1 campaigns (through a pre-vote) in the configuration it
+    // applied, (2): node 2 votes for the longer log, node 1 leads from outside, and node 2
+    // learns that the removal is committed and applies it.
+    let mut cluster = removed_leader_with_the_longer_log();
+    cluster.node_mut(1).set_finishing_removal(true);
+    let mut led = false;
+    for _ in 0..200 {
+        cluster.tick_all();
+        led |= cluster.role(1) == StateRole::Leader;
+        if cluster.conf_state(2) == conf(&[2], &[]) {
+            break;
+        }
+    }
+    assert!(led, "node 1 led from outside its configuration");
+    assert_eq!(cluster.conf_state(2), conf(&[2], &[]));
+    cluster.tick_all_times(5);
+    let removal = cluster.committed(2);
+    assert!(
+        cluster.role(1) != StateRole::Leader
+            || cluster.node(1).raft.quorum_reported_commit(removal),
+        "as leader, node 1 learns that node 2 holds the commit"
+    );
+    cluster.stop(1);
+    assert_eq!(cluster.elect_any(), 2);
+    cluster.propose(2, b"alone").unwrap();
+    assert!(caught_up(&cluster, 2));
+    assert_eq!(
+        cluster.applied_data(2).last().map(Vec::as_slice),
+        Some(&b"alone"[..])
+    );
+}
+
+#[test]
+fn a_node_finishing_its_removal_does_not_disturb_a_cluster_that_went_on() {
+    // Once the others have applied the removal and moved on, the removed node's log is behind
+    // theirs: its pre-votes are refused and no term moves.
+    let mut cluster = Cluster::new(&[1, 2, 3], |_| {});
+    cluster.campaign(1);
+    cluster
+        .node_mut(1)
+        .propose_conf_change(&ConfChange::remove_node(3))
+        .unwrap();
+    cluster.deliver_all();
+    assert_eq!(cluster.conf_state(3), conf(&[1, 2], &[]));
+    cluster.propose(1, b"later").unwrap();
+    cluster.isolate(3);
+    cluster.propose(1, b"more").unwrap();
+    cluster.heal();
+    cluster.node_mut(3).set_finishing_removal(true);
+    let term = cluster.term(1);
+    cluster.tick_all_times(100);
+    assert_eq!(cluster.leader(), Some(1));
+    assert_eq!(
+        cluster.term(1),
+        term,
+        "the removed node's campaigns moved no term"
+    );
+    let asked = cluster
+        .delivered
+        .iter()
+        .filter(|message| {
+            message.from == 3 && message.msg_type == raft::MessageType::RequestPreVote
+        })
+        .count();
+    assert!(asked > 0, "node 3 did campaign");
+}

@@ -23,22 +23,13 @@
 //!   and 13 more of 300 at that intensity). Fixed: raft fsyncs a commit index that passes a
 //!   configuration change and followers report their commit index, and a removed kvapp node
 //!   leaves only once the remaining members know (`kvapp::Node::may_leave`).
-
-/// raft + kvapp: a removed leader deposed before the others learn of its removal can leave them
-/// without any possible leader.
-///
-/// Seen once in 1000 swarm seeds with `faults.membership_change_probability=0.3` (seed 826,
-/// with `disk.corruption_probability=0`; PreVote and CheckQuorum off, forced elections): in a
-/// configuration {1, 3}, node 3 becomes leader, commits its own removal and appends one more
-/// entry; node 1 is forced to campaign before it hears of the commit and deposes it. Node 3 has
-/// applied its removal, so it may not campaign, and its log is longer than node 1's, so it
-/// refuses node 1 its vote; node 1 still applies {1, 3} and needs that vote. Nobody can win.
-/// The removed node keeps running (`kvapp::Node::may_leave` is false), so nothing is lost,
-/// but the cluster is stuck. Fix candidates: let a removed node campaign in the configuration
-/// it applied to finish its removal (etcd lets a removed leader keep leading, so a
-/// non-member candidate is within the same rules), or use the newest configuration in the log
-/// (Raft thesis §4.1).
-pub const REMOVED_NODE_STILL_COUNTED: &str = "raft-removed-leader-deposed";
+//! - `raft-removed-leader-deposed`: after that fix, a removed leader deposed before the others
+//!   learned of its removal could still block them when its log was the longest: it could not
+//!   campaign, outside its configuration, and refused its vote to the shorter logs that the
+//!   others' configuration needed it for. Found on swarm seed 826 with
+//!   `faults.membership_change_probability=0.3`. Fixed: a removed node that may not leave yet
+//!   campaigns, through a pre-vote, in the configuration it applied
+//!   (`raft::RawNode::set_finishing_removal`).
 
 /// A recognised known bug.
 #[derive(Clone, Debug, PartialEq, Eq)]

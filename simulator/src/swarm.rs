@@ -98,6 +98,15 @@ pub fn draw(seed: u64) -> RunOptions {
     workload.think_time_ms_mean = rng.between(0, 100);
     workload.client_timeout_ms = options.cluster.request_timeout_ms + rng.between(200, 2_000);
     workload.retry_delay_ms = rng.between(5, 100);
+
+    // Drawn last, so that adding it left every earlier draw of a seed as it was. Off with disk
+    // corruption: the fault atlas keeps damage to a minority of a fixed membership.
+    let membership = rng.chance(0.3) && options.disk.corruption_probability == 0.0;
+    options.faults.membership_change_probability = if membership {
+        0.05 + 0.3 * rng.unit()
+    } else {
+        0.0
+    };
     options
 }
 
@@ -113,5 +122,11 @@ mod tests {
         assert_eq!(sizes.into_iter().collect::<Vec<_>>(), vec![1, 3, 5, 7]);
         assert!((0..100).any(|seed| draw(seed).faults.node_crash_probability == 0.0));
         assert!((0..100).any(|seed| draw(seed).disk.corruption_probability > 0.0));
+        assert!((0..100).any(|seed| draw(seed).faults.membership_change_probability > 0.0));
+        assert!((0..1000).all(|seed| {
+            let options = draw(seed);
+            options.faults.membership_change_probability == 0.0
+                || options.disk.corruption_probability == 0.0
+        }));
     }
 }

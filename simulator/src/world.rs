@@ -21,7 +21,6 @@ use crate::disk::{IoState, SimDisk};
 use crate::event::{Event, EventQueue};
 use crate::faults::{damage_offset, FaultAction, FaultInjector};
 use crate::history::History;
-use crate::known_bugs;
 use crate::linearizability;
 use crate::liveness::{converged, NodeProgress};
 use crate::network::Network;
@@ -58,7 +57,6 @@ const PAUSED_INBOX_MESSAGES_MAX: usize = 4_096;
 enum Stop {
     Violation(Violation),
     Liveness(String),
-    KnownBug(&'static str, String),
     Converged,
 }
 
@@ -453,7 +451,6 @@ impl World {
         let verdict = match stop {
             Stop::Violation(violation) => Verdict::SafetyViolation(violation),
             Stop::Liveness(reason) => Verdict::LivenessFailure(reason),
-            Stop::KnownBug(id, detail) => Verdict::KnownBug(id.to_string(), detail),
             Stop::Converged => match self.final_checks() {
                 Ok(()) => Verdict::Pass,
                 Err(violation) => Verdict::SafetyViolation(violation),
@@ -1563,30 +1560,6 @@ impl World {
         Some(members)
     }
 
-    /// A node that applied its own removal (gone, or still running until it may leave) that
-    /// another running node's applied configuration still counts: the signature of
-    /// [`known_bugs::REMOVED_NODE_STILL_COUNTED`].
-    fn removed_node_still_counted(&self) -> Option<(NodeId, NodeId)> {
-        let gone: Vec<NodeId> = self
-            .processes
-            .iter()
-            .filter(|process| {
-                process.is_removed() || process.node().is_some_and(|node| node.is_removed())
-            })
-            .map(|process| process.id)
-            .collect();
-        self.processes.iter().find_map(|process| {
-            let node = process.node()?;
-            let conf = node.conf_state();
-            gone.iter()
-                .find(|&&id| {
-                    id != process.id
-                        && (conf.voters.contains(&id) || conf.voters_outgoing.contains(&id))
-                })
-                .map(|&id| (id, process.id))
-        })
-    }
-
     fn liveness_check(&mut self) -> Result<(), Stop> {
         let members = self.final_members();
         let progress: Vec<NodeProgress> = self
@@ -1622,15 +1595,6 @@ impl World {
                         text.push_str(&format!("; outstanding: {}", outstanding.join("; ")));
                     }
                     text.push_str(&format!("; nodes: {}", self.node_states().join(", ")));
-                    if let Some((gone, counter)) = self.removed_node_still_counted() {
-                        return Err(Stop::KnownBug(
-                            known_bugs::REMOVED_NODE_STILL_COUNTED,
-                            format!(
-                                "node {gone} applied its own removal, but node {counter} still \
-                                 counts it; {text}"
-                            ),
-                        ));
-                    }
                     return Err(Stop::Liveness(text));
                 }
                 self.queue.push(

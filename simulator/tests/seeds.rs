@@ -166,3 +166,23 @@ fn the_removed_node_still_needed_seeds_pass() {
         );
     }
 }
+
+/// Swarm seed 826 with membership changes: a removed leader, deposed before the survivor
+/// learned of the removal, held the longest log; it could not campaign and refused the
+/// survivor its vote. Fixed: a removed node that may not leave yet campaigns, through a
+/// pre-vote, in the configuration it applied (`raft::RawNode::set_finishing_removal`).
+#[test]
+fn the_removed_leader_deposed_seed_passes() {
+    let options = options_for(
+        826,
+        true,
+        &settings(&[
+            "faults.membership_change_probability=0.3",
+            "disk.corruption_probability=0",
+        ]),
+    )
+    .unwrap();
+    let report = run_seed(&options, false, false);
+    assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
+    assert!(report.stats.faults.nodes_removed > 0);
+}

@@ -128,7 +128,9 @@ pub(crate) fn encode_entries(entries: &[Entry], out: &mut Vec<u8>) -> Result<(),
             let entry = &entries[start];
             return Err((entry.index, entry.data.len()));
         }
-        let payload = codec::encode(&&entries[start..end]);
+        let batch = &entries[start..end];
+        let hint = 16 + batch.iter().map(codec::entry_size_hint).sum::<usize>();
+        let payload = codec::encode_with_capacity(&batch, hint);
         encode_record(RecordType::Entries, &payload, out);
         start = end;
     }
