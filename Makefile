@@ -8,8 +8,8 @@ JOBS ?= 2
 # The simulator's command line, built in release (a debug build simulates ten times slower).
 RAFTSIM ?= $(CARGO) run --quiet --release -p simulator --bin raftsim --
 # Seeds of the gate's sweep and of its determinism check.
-GATE_SEEDS ?= 0..200
-DETERMINISM_SEEDS ?= 0..20
+GATE_SEEDS ?= 0..500
+DETERMINISM_SEEDS ?= 0..50
 
 all: test
 
