@@ -72,6 +72,9 @@ pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
                 "DID NOT MATCH"
             }
         );
+        for line in &outcome.unmet {
+            println!("requirement not met: {line}");
+        }
     }
     Ok(ExitCode::from(if outcome.matched {
         0
