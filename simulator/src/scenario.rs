@@ -161,6 +161,7 @@ pub const FIGURES: &[&str] = &[
     "leaders_distinct",
     "terms",
     "committed_index",
+    "compacted_index",
     "client_invoked",
     "client_ok",
     "client_failed",
@@ -207,6 +208,7 @@ pub fn figures(
     report: &RunReport,
     leaders_by_term: &BTreeMap<Term, NodeId>,
     history: &History,
+    compacted_index: Index,
 ) -> BTreeMap<&'static str, u64> {
     let stats = &report.stats;
     let faults = &stats.faults;
@@ -228,6 +230,7 @@ pub fn figures(
         distinct.len() as u64,
         stats.highest_term,
         stats.committed_index,
+        compacted_index,
         stats.clients.invoked,
         stats.clients.ok,
         stats.clients.failed,
@@ -876,6 +879,8 @@ pub struct Replay {
     pub history: History,
     /// The snapshot's contents.
     pub outcome: Outcome,
+    /// The figures a scenario's `require` may bound.
+    pub figures: BTreeMap<&'static str, u64>,
 }
 
 /// Runs `scenario`; `reproduce` is the command line that runs it again.
@@ -885,10 +890,13 @@ pub fn replay(scenario: &Scenario, print_trace: bool, reproduce: &str) -> Replay
     let report = run_world(&mut world, reproduce.to_string());
     let network = &report.stats.network;
     let leaders_by_term = world.leaders_by_term();
-    let unmet = unmet(
-        &scenario.require,
-        &figures(&report, &leaders_by_term, world.history()),
+    let figures = figures(
+        &report,
+        &leaders_by_term,
+        world.history(),
+        world.compacted_index(),
     );
+    let unmet = unmet(&scenario.require, &figures);
     let outcome = Outcome {
         name: scenario.name.clone(),
         verdict: report.verdict.summary(),
@@ -914,6 +922,7 @@ pub fn replay(scenario: &Scenario, print_trace: bool, reproduce: &str) -> Replay
         trace_hash: report.stats.trace_hash,
     };
     Replay {
+        figures,
         history: world.history().clone(),
         report,
         outcome,

@@ -297,6 +297,17 @@ impl World {
         self.invariants.leaders()
     }
 
+    /// The highest index any running node has compacted its log up to (a snapshot replaced
+    /// the entries before its log's first index).
+    pub fn compacted_index(&self) -> Index {
+        self.processes
+            .iter()
+            .filter_map(|process| process.node())
+            .map(|node| node.raw().raft.raft_log.first_index() - 1)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Each node's state and indexes now.
     pub fn node_ends(&self) -> Vec<NodeEnd> {
         self.processes
