@@ -136,6 +136,8 @@ pub struct RunStats {
     pub disk_syncs: u64,
     /// Messages a node refused (stale or unknown senders).
     pub messages_refused: u64,
+    /// Raft messages by kind, counted as they leave a node.
+    pub raft_messages: RaftMessageCounts,
     /// Nodes destroyed by disk damage, and why.
     pub destroyed: Vec<(NodeId, String)>,
     /// Client operation outcomes.
@@ -156,6 +158,54 @@ pub struct RunStats {
     pub events: u64,
     /// The running hash after the last event.
     pub trace_hash: u64,
+}
+
+/// Raft messages of a few telling kinds, counted when a node sends them (decoded from the
+/// bytes it hands to the network), and snapshots a follower installed from a leader.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RaftMessageCounts {
+    /// Snapshot messages (a leader sending its state to a follower it cannot append to).
+    pub snapshots_sent: u64,
+    /// Snapshot messages that moved a follower's applied index up to the snapshot.
+    pub snapshots_installed: u64,
+    /// Append responses that refused the append: a log mismatch, each one a backtracking step
+    /// of the leader (fast backtracking keeps them few, Raft §5.3).
+    pub appends_rejected: u64,
+    /// PreVote requests (Raft thesis §9.6).
+    pub pre_votes_requested: u64,
+    /// Vote requests (Raft §5.2): each one is a real campaign in a new term.
+    pub votes_requested: u64,
+    /// TimeoutNow messages: a leader handing over (Raft thesis §3.10).
+    pub timeout_now_sent: u64,
+}
+
+impl RaftMessageCounts {
+    /// Counts one message as it leaves a node.
+    pub fn count_sent(&mut self, message: &raft::Message) {
+        use raft::MessageType;
+        match message.msg_type {
+            MessageType::Snapshot => self.snapshots_sent += 1,
+            MessageType::AppendResponse if message.reject => self.appends_rejected += 1,
+            MessageType::RequestPreVote => self.pre_votes_requested += 1,
+            MessageType::RequestVote => self.votes_requested += 1,
+            MessageType::TimeoutNow => self.timeout_now_sent += 1,
+            MessageType::Hup
+            | MessageType::Beat
+            | MessageType::Propose
+            | MessageType::Append
+            | MessageType::AppendResponse
+            | MessageType::RequestVoteResponse
+            | MessageType::RequestPreVoteResponse
+            | MessageType::Heartbeat
+            | MessageType::HeartbeatResponse
+            | MessageType::Unreachable
+            | MessageType::SnapshotStatus
+            | MessageType::CheckQuorum
+            | MessageType::TransferLeader
+            | MessageType::ReadIndex
+            | MessageType::ReadIndexResponse => {}
+        }
+    }
 }
 
 /// Everything about a finished run.
@@ -201,6 +251,16 @@ impl RunReport {
         line(format!(
             "  raft      {} elections (highest term {}), committed index {}",
             stats.elections, stats.highest_term, stats.committed_index
+        ));
+        let raft = &stats.raft_messages;
+        line(format!(
+            "            {} votes and {} pre-votes requested, {} append rejections, {} snapshots sent ({} installed), {} timeout-now",
+            raft.votes_requested,
+            raft.pre_votes_requested,
+            raft.appends_rejected,
+            raft.snapshots_sent,
+            raft.snapshots_installed,
+            raft.timeout_now_sent
         ));
         let faults = &stats.faults;
         let partitions: Vec<String> = faults

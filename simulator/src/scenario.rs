@@ -18,7 +18,7 @@ use crate::faults::FaultStats;
 use crate::history::{History, HistoryCounts};
 use crate::options::RunOptions;
 use crate::oracles::Property;
-use crate::report::{RunReport, Verdict};
+use crate::report::{RaftMessageCounts, RunReport, Verdict};
 use crate::run::run_world;
 use crate::schedule::{self, Action, Entry, FaultPlan, NodeRef, Plan};
 use crate::world::{NodeEnd, World};
@@ -149,6 +149,142 @@ pub struct Scenario {
     pub liveness_bound_ms: u64,
     /// The outcome that makes the replay a success.
     pub expect: Expect,
+    /// Bounds on outcome figures (`elections_min`, `terms_max`, …, see [`FIGURES`]) that the
+    /// run must meet besides `expect`: proof that what the scenario is about really happened.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub require: BTreeMap<String, u64>,
+}
+
+/// The figures a scenario's `require` may bound, with `_min` or `_max` after the name.
+pub const FIGURES: &[&str] = &[
+    "elections",
+    "leaders_distinct",
+    "terms",
+    "committed_index",
+    "compacted_index",
+    "client_invoked",
+    "client_ok",
+    "client_failed",
+    "client_unknown",
+    "reads_ok",
+    "writes_ok",
+    "crashes",
+    "crashes_during_write",
+    "restarts",
+    "torn_writes",
+    "pauses",
+    "partitions",
+    "clogs",
+    "bit_flips",
+    "bad_sectors",
+    "destroyed_nodes",
+    "leader_transfers",
+    "forced_elections",
+    "membership_changes",
+    "nodes_removed",
+    "messages_sent",
+    "messages_dropped",
+    "messages_refused",
+    "snapshots_sent",
+    "snapshots_installed",
+    "appends_rejected",
+    "pre_votes_requested",
+    "votes_requested",
+    "timeout_now_sent",
+];
+
+/// A `require` key split into its figure and whether it is a lower bound.
+fn requirement(name: &str) -> Option<(&str, bool)> {
+    let (figure, lower) = match (name.strip_suffix("_min"), name.strip_suffix("_max")) {
+        (Some(figure), None) => (figure, true),
+        (None, Some(figure)) => (figure, false),
+        (Some(_), Some(_)) | (None, None) => return None,
+    };
+    FIGURES.contains(&figure).then_some((figure, lower))
+}
+
+/// Every figure of a finished run, by name (the names of [`FIGURES`]).
+pub fn figures(
+    report: &RunReport,
+    leaders_by_term: &BTreeMap<Term, NodeId>,
+    history: &History,
+    compacted_index: Index,
+) -> BTreeMap<&'static str, u64> {
+    let stats = &report.stats;
+    let faults = &stats.faults;
+    let network = &stats.network;
+    let raft = &stats.raft_messages;
+    let distinct: std::collections::BTreeSet<NodeId> = leaders_by_term.values().copied().collect();
+    let ok = |write: bool| {
+        history
+            .operations
+            .iter()
+            .filter(|operation| {
+                operation.is_write() == write
+                    && matches!(operation.outcome, crate::history::HistoryOutcome::Ok(_))
+            })
+            .count() as u64
+    };
+    let values = [
+        stats.elections,
+        distinct.len() as u64,
+        stats.highest_term,
+        stats.committed_index,
+        compacted_index,
+        stats.clients.invoked,
+        stats.clients.ok,
+        stats.clients.failed,
+        stats.clients.unknown,
+        ok(false),
+        ok(true),
+        faults.crashes + faults.crashes_during_write,
+        faults.crashes_during_write,
+        faults.restarts,
+        faults.torn_writes,
+        faults.pauses,
+        faults.partitions.values().sum(),
+        faults.clogs,
+        faults.bit_flips,
+        faults.bad_sectors,
+        faults.destroyed_nodes,
+        faults.leader_transfers,
+        faults.forced_elections,
+        faults.membership_changes,
+        faults.nodes_removed,
+        network.sent,
+        network.dropped_loss
+            + network.dropped_partition
+            + network.dropped_capacity
+            + network.dropped_node_down,
+        stats.messages_refused,
+        raft.snapshots_sent,
+        raft.snapshots_installed,
+        raft.appends_rejected,
+        raft.pre_votes_requested,
+        raft.votes_requested,
+        raft.timeout_now_sent,
+    ];
+    assert_eq!(values.len(), FIGURES.len(), "one value per figure");
+    FIGURES.iter().copied().zip(values).collect()
+}
+
+/// The requirements `figures` does not meet, one line each (`elections 1, required >= 3`).
+pub fn unmet(require: &BTreeMap<String, u64>, figures: &BTreeMap<&str, u64>) -> Vec<String> {
+    let mut unmet = Vec::new();
+    for (name, &bound) in require {
+        let (figure, lower) = requirement(name).expect("a parsed scenario's require is valid");
+        let value = figures[figure];
+        let met = if lower {
+            value >= bound
+        } else {
+            value <= bound
+        };
+        if !met {
+            let relation = if lower { ">=" } else { "<=" };
+            unmet.push(format!("{figure} {value}, required {relation} {bound}"));
+        }
+    }
+    unmet
 }
 
 /// A bad scenario file: the field, its line if known, and what is wrong.
@@ -449,6 +585,18 @@ impl Scenario {
                 ));
             }
         }
+        for name in self.require.keys() {
+            if requirement(name).is_none() {
+                return Err((
+                    vec![key("require"), key(name)],
+                    format!(
+                        "unknown requirement {name:?}: a figure with _min or _max after it; \
+                         figures: {}",
+                        FIGURES.join(", ")
+                    ),
+                ));
+            }
+        }
         if self.faults == FaultSource::Random && !self.schedule.is_empty() {
             return Err((
                 vec![key("schedule")],
@@ -539,6 +687,7 @@ impl Scenario {
             },
             liveness_bound_ms: options.liveness_bound_ms,
             expect: Expect::of(verdict),
+            require: BTreeMap::new(),
         }
     }
 
@@ -695,8 +844,11 @@ pub struct Outcome {
     pub verdict: String,
     /// The expectation.
     pub expected: String,
-    /// Whether the verdict is the expected one.
+    /// Whether the verdict is the expected one and every requirement is met.
     pub matched: bool,
+    /// The scenario's requirements the run did not meet (none when it matched).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmet: Vec<String>,
     /// Each term's leader.
     pub leaders_by_term: BTreeMap<Term, NodeId>,
     /// The highest index committed anywhere.
@@ -705,6 +857,8 @@ pub struct Outcome {
     pub nodes: Vec<NodeEnd>,
     /// Network counters.
     pub messages: MessageCounts,
+    /// Raft messages of telling kinds, and snapshots installed.
+    pub raft_messages: RaftMessageCounts,
     /// Faults injected.
     pub faults: FaultStats,
     /// Client operations.
@@ -725,6 +879,8 @@ pub struct Replay {
     pub history: History,
     /// The snapshot's contents.
     pub outcome: Outcome,
+    /// The figures a scenario's `require` may bound.
+    pub figures: BTreeMap<&'static str, u64>,
 }
 
 /// Runs `scenario`; `reproduce` is the command line that runs it again.
@@ -733,12 +889,21 @@ pub fn replay(scenario: &Scenario, print_trace: bool, reproduce: &str) -> Replay
     let mut world = World::with_plan(options.clone(), print_trace, false, scenario.plan());
     let report = run_world(&mut world, reproduce.to_string());
     let network = &report.stats.network;
+    let leaders_by_term = world.leaders_by_term();
+    let figures = figures(
+        &report,
+        &leaders_by_term,
+        world.history(),
+        world.compacted_index(),
+    );
+    let unmet = unmet(&scenario.require, &figures);
     let outcome = Outcome {
         name: scenario.name.clone(),
         verdict: report.verdict.summary(),
         expected: scenario.expect.describe(),
-        matched: scenario.expect.matches(&report.verdict),
-        leaders_by_term: world.leaders_by_term(),
+        matched: scenario.expect.matches(&report.verdict) && unmet.is_empty(),
+        unmet,
+        leaders_by_term,
         committed_index: report.stats.committed_index,
         nodes: world.node_ends(),
         messages: MessageCounts {
@@ -749,6 +914,7 @@ pub fn replay(scenario: &Scenario, print_trace: bool, reproduce: &str) -> Replay
                 + network.dropped_capacity
                 + network.dropped_node_down,
         },
+        raft_messages: report.stats.raft_messages,
         faults: report.stats.faults.clone(),
         clients: report.stats.clients,
         events: report.stats.events,
@@ -756,6 +922,7 @@ pub fn replay(scenario: &Scenario, print_trace: bool, reproduce: &str) -> Replay
         trace_hash: report.stats.trace_hash,
     };
     Replay {
+        figures,
         history: world.history().clone(),
         report,
         outcome,
@@ -856,6 +1023,38 @@ mod tests {
 
         let error = error_of(&format!("{GOOD} x"));
         assert_eq!(error.line, Some(15));
+    }
+
+    #[test]
+    fn requirements_parse_and_judge_figures() {
+        let with = |require: &str| {
+            GOOD.replace(
+                "\"expect\": \"pass\"",
+                &format!("\"expect\": \"pass\",\n  \"require\": {require}"),
+            )
+        };
+        let scenario = Scenario::parse(&with(r#"{"elections_min": 2, "terms_max": 3}"#)).unwrap();
+        assert_eq!(scenario.require.len(), 2);
+        assert_eq!(Scenario::parse(&scenario.to_json()).unwrap(), scenario);
+
+        let error = error_of(&with(r#"{"elections": 2}"#));
+        assert_eq!(error.path, "require.elections");
+        assert!(error.message.contains("_min or _max"), "{error}");
+        let error = error_of(&with(r#"{"happiness_min": 2}"#));
+        assert!(error.message.contains("happiness_min"), "{error}");
+
+        let figures: BTreeMap<&str, u64> = FIGURES.iter().map(|&name| (name, 2)).collect();
+        assert!(unmet(&scenario.require, &figures).is_empty());
+        let mut low = figures.clone();
+        low.insert("elections", 1);
+        low.insert("terms", 4);
+        assert_eq!(
+            unmet(&scenario.require, &low),
+            vec![
+                "elections 1, required >= 2".to_string(),
+                "terms 4, required <= 3".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -295,6 +295,17 @@ impl World {
         self.invariants.leaders()
     }
 
+    /// The highest index any running node has compacted its log up to (a snapshot replaced
+    /// the entries before its log's first index).
+    pub fn compacted_index(&self) -> Index {
+        self.processes
+            .iter()
+            .filter_map(|process| process.node())
+            .map(|node| node.raw().raft.raft_log.first_index() - 1)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Each node's state and indexes now.
     pub fn node_ends(&self) -> Vec<NodeEnd> {
         self.processes
@@ -525,7 +536,19 @@ impl World {
             return Ok(());
         }
         self.network.stats.delivered += 1;
-        self.step_node(to, Input::Receive(bytes), None)
+        let snapshot_index = raft::codec::decode_message(bytes)
+            .ok()
+            .and_then(|message| message.snapshot)
+            .map(|snapshot| snapshot.metadata.index);
+        let applied_before = self.process(to).node().map_or(0, SimNode::applied_index);
+        self.step_node(to, Input::Receive(bytes), None)?;
+        if let Some(snapshot_index) = snapshot_index {
+            let applied_after = self.process(to).node().map_or(0, SimNode::applied_index);
+            if applied_before < snapshot_index && applied_after >= snapshot_index {
+                self.stats.raft_messages.snapshots_installed += 1;
+            }
+        }
+        Ok(())
     }
 
     fn timer(&mut self, id: NodeId, incarnation: u64) -> Result<(), Stop> {
@@ -709,6 +732,10 @@ impl World {
             bytes,
             latency_ms,
         } = outgoing;
+        // Nodes only send what raft's codec encoded; the decoded copy is only counted.
+        if let Ok(message) = raft::codec::decode_message(&bytes) {
+            self.stats.raft_messages.count_sent(&message);
+        }
         let arrivals = self
             .network
             .send(self.now_ms + latency_ms, from, to, bytes.len());

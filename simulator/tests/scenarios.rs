@@ -48,8 +48,15 @@ fn every_scenario_replays_as_its_snapshot_and_expectation_say() {
         let replayed = replay(&scenario, false, &command);
         if !replayed.outcome.matched {
             unexpected.push(format!(
-                "{stem}: expected {}, got {}\n  reproduce with: {command}",
-                replayed.outcome.expected, replayed.outcome.verdict
+                "{stem}: expected {}, got {}{}\n  reproduce with: {command}",
+                replayed.outcome.expected,
+                replayed.outcome.verdict,
+                replayed
+                    .outcome
+                    .unmet
+                    .iter()
+                    .map(|line| format!("\n  requirement not met: {line}"))
+                    .collect::<String>()
             ));
         }
         insta::with_settings!({

@@ -72,6 +72,16 @@ pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
                 "DID NOT MATCH"
             }
         );
+        let figures: Vec<String> = replayed
+            .figures
+            .iter()
+            .filter(|(_, &value)| value > 0)
+            .map(|(name, value)| format!("{name} {value}"))
+            .collect();
+        println!("figures (nonzero): {}", figures.join(", "));
+        for line in &outcome.unmet {
+            println!("requirement not met: {line}");
+        }
     }
     Ok(ExitCode::from(if outcome.matched {
         0
