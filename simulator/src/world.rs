@@ -1397,12 +1397,13 @@ impl World {
             })
             .map(|process| process.id)
             .collect();
-        let removable: Vec<NodeId> = conf
-            .voters
-            .iter()
-            .copied()
-            .filter(|&voter| voter != leader)
-            .collect();
+        // Any voter but the last may go, the leader itself included: it leaves once the
+        // others know (kvapp::Node::may_leave), handing leadership over on its way out.
+        let removable: Vec<NodeId> = if conf.voters.len() > 1 {
+            conf.voters.iter().copied().collect()
+        } else {
+            Vec::new()
+        };
         Some((leader, removable, outsiders))
     }
 
