@@ -3,7 +3,7 @@ CARGO ?= cargo
 SEEDS ?= 0..300
 JOBS ?= 2
 
-.PHONY: all test lint fmt unit sim sim-gate sweep repro replay determinism bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
+.PHONY: all test lint fmt unit sim sim-gate sweep repro shrink replay determinism bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
 
 # The simulator's command line, built in release (a debug build simulates ten times slower).
 RAFTSIM ?= $(CARGO) run --quiet --release -p simulator --bin raftsim --
@@ -50,6 +50,13 @@ sweep:
 repro:
 	@test -n "$(SEED)" || { echo "usage: make repro SEED=N [ARGS='--trace']"; exit 2; }
 	$(RAFTSIM) run --swarm --seed $(SEED) $(ARGS)
+
+## shrink: a failing seed made into a small scenario file that fails the same way, e.g.
+##   make shrink SEED=826 ARGS="--swarm --set faults.membership_change_probability=0.3 -o scenarios/x.json"
+## (without -o in ARGS it writes shrunk-seed-SEED.json; scenarios/README.md says how it works).
+shrink:
+	@test -n "$(SEED)" || { echo "usage: make shrink SEED=N ARGS='[--swarm] [--set a.b=v] -o FILE'"; exit 2; }
+	$(RAFTSIM) shrink --seed $(SEED) $(if $(findstring -o ,$(ARGS)),,-o shrunk-seed-$(SEED).json) $(ARGS)
 
 ## replay: every scenario file in scenarios/ with the release raftsim; fails on the first whose
 ## outcome is not the one the file expects (`make unit` replays them too, against snapshots/).

@@ -24,6 +24,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod schedule;
+pub mod shrink;
 pub mod swarm;
 pub mod sweep;
 pub mod trace;

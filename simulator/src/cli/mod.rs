@@ -4,6 +4,7 @@ pub mod bench;
 pub mod check_history;
 pub mod replay;
 pub mod run;
+pub mod shrink;
 pub mod sweep;
 
 use std::process::ExitCode;
@@ -33,6 +34,9 @@ pub enum Command {
     /// file expects; otherwise the verdict's code (a pass where a violation was expected: 1);
     /// 3: a bad file.
     Replay(replay::Arguments),
+    /// Turn a failing run (a seed, or a scenario file) into a small scenario file that fails
+    /// the same way. Exit code 0: written; 3: error (a passing run is one).
+    Shrink(shrink::Arguments),
     /// Run many seeds in parallel and print a table of the failures; the exit code is the worst
     /// seed's (known bugs alone pass with --allow-known-bugs).
     Sweep(sweep::Arguments),
@@ -48,6 +52,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(arguments) => run::run(&arguments),
         Command::Replay(arguments) => replay::run(&arguments),
+        Command::Shrink(arguments) => shrink::run(&arguments),
         Command::Sweep(arguments) => sweep::run(&arguments),
         Command::Bench(arguments) => bench::run(&arguments),
         Command::CheckHistory(arguments) => check_history::run(&arguments),
