@@ -107,6 +107,17 @@ pub struct OnNode {
     pub node: NodeRef,
 }
 
+/// A joint-consensus change that adds one node and removes another in one step (Raft thesis
+/// §4.3); raft leaves the joint configuration by itself once it is applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceNode {
+    /// The node that left and comes back as a voter.
+    pub add: NodeRef,
+    /// The voter that goes.
+    pub remove: NodeRef,
+}
+
 /// A process stop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -264,6 +275,9 @@ pub enum Action {
     AddNode(OnNode),
     /// The leader is asked to remove a voter.
     RemoveNode(OnNode),
+    /// The leader is asked to add a node that left and remove a voter, through a joint
+    /// configuration.
+    ReplaceNode(ReplaceNode),
     /// The leader is asked to hand leadership over (Raft thesis §3.10).
     TransferLeader(TransferLeader),
     /// The node starts an election at once.
@@ -294,6 +308,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "corrupt",
     "add_node",
     "remove_node",
+    "replace_node",
     "transfer_leader",
     "campaign",
     "put",
@@ -319,6 +334,9 @@ impl Action {
             | Action::RemoveNode(OnNode { node })
             | Action::Campaign(OnNode { node }) => one("node", *node),
             Action::TransferLeader(TransferLeader { to }) => one("to", *to),
+            Action::ReplaceNode(ReplaceNode { add, remove }) => {
+                vec![("add".to_string(), *add), ("remove".to_string(), *remove)]
+            }
             Action::Clog(Clog { from, to, .. }) => {
                 vec![("from".to_string(), *from), ("to".to_string(), *to)]
             }
@@ -366,6 +384,7 @@ impl Action {
             | Action::Corrupt(_)
             | Action::AddNode(_)
             | Action::RemoveNode(_)
+            | Action::ReplaceNode(_)
             | Action::TransferLeader(_)
             | Action::Campaign(_) => None,
         }
@@ -386,6 +405,7 @@ impl Action {
             Action::Corrupt(_) => "corrupt",
             Action::AddNode(_) => "add_node",
             Action::RemoveNode(_) => "remove_node",
+            Action::ReplaceNode(_) => "replace_node",
             Action::TransferLeader(_) => "transfer_leader",
             Action::Campaign(_) => "campaign",
             Action::Put(_) => "put",
@@ -427,6 +447,7 @@ impl Serialize for Entry {
             Action::Clog(args) => map.serialize_entry("clog", args)?,
             Action::Corrupt(args) => map.serialize_entry("corrupt", args)?,
             Action::TransferLeader(args) => map.serialize_entry("transfer_leader", args)?,
+            Action::ReplaceNode(args) => map.serialize_entry("replace_node", args)?,
             Action::Put(args) | Action::Append(args) => {
                 map.serialize_entry(self.action.name(), args)?
             }
@@ -483,6 +504,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
                 "corrupt" => Action::Corrupt(map.next_value()?),
                 "add_node" => Action::AddNode(map.next_value()?),
                 "remove_node" => Action::RemoveNode(map.next_value()?),
+                "replace_node" => Action::ReplaceNode(map.next_value()?),
                 "transfer_leader" => Action::TransferLeader(map.next_value()?),
                 "campaign" => Action::Campaign(map.next_value()?),
                 "put" => Action::Put(map.next_value()?),

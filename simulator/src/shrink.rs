@@ -597,6 +597,7 @@ fn set_client(action: &mut Action, client: u64) {
         | Action::Corrupt(_)
         | Action::AddNode(_)
         | Action::RemoveNode(_)
+        | Action::ReplaceNode(_)
         | Action::TransferLeader(_)
         | Action::Campaign(_) => {}
     }
@@ -656,6 +657,7 @@ fn shorter_durations(scenario: &Scenario, _: &Target) -> Vec<Scenario> {
             | Action::Corrupt(_)
             | Action::AddNode(_)
             | Action::RemoveNode(_)
+            | Action::ReplaceNode(_)
             | Action::TransferLeader(_)
             | Action::Campaign(_)
             | Action::Put(_)
@@ -704,6 +706,7 @@ fn simpler_entries(scenario: &Scenario, _: &Target) -> Vec<Scenario> {
             | Action::TearPendingWrites(_)
             | Action::AddNode(_)
             | Action::RemoveNode(_)
+            | Action::ReplaceNode(_)
             | Action::TransferLeader(_)
             | Action::Campaign(_) => false,
         };
@@ -732,6 +735,7 @@ fn operation_key(action: &mut Action) -> Option<&mut String> {
         | Action::Corrupt(_)
         | Action::AddNode(_)
         | Action::RemoveNode(_)
+        | Action::ReplaceNode(_)
         | Action::TransferLeader(_)
         | Action::Campaign(_) => None,
     }

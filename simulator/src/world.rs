@@ -45,6 +45,11 @@ use scheduled::partition_entry;
 enum MembershipChange {
     Add(NodeId),
     Remove(NodeId),
+    /// A joint change (Raft thesis §4.3): `add` comes back, `remove` goes.
+    Replace {
+        add: NodeId,
+        remove: NodeId,
+    },
 }
 
 /// How often the liveness phase looks for convergence.
@@ -1185,6 +1190,12 @@ impl World {
                     self.record(match change {
                         MembershipChange::Add(id) => Action::AddNode(on(id)),
                         MembershipChange::Remove(id) => Action::RemoveNode(on(id)),
+                        MembershipChange::Replace { add, remove } => {
+                            Action::ReplaceNode(schedule::ReplaceNode {
+                                add: NodeRef::Id(add),
+                                remove: NodeRef::Id(remove),
+                            })
+                        }
                     });
                     self.change_membership(leader, change)?;
                 }
@@ -1434,6 +1445,17 @@ impl World {
                 raft::ConfChange::add_voter(id)
             }
             MembershipChange::Remove(id) => raft::ConfChange::remove_node(id),
+            MembershipChange::Replace { add, remove } => {
+                if self.process(add).is_removed() {
+                    self.rejoin(add);
+                    self.open(add)?;
+                }
+                let mut change = raft::ConfChange::add_voter(add);
+                change
+                    .changes
+                    .extend(raft::ConfChange::remove_node(remove).changes);
+                change
+            }
         };
         self.faults.stats.membership_changes += 1;
         self.trace.note(

@@ -192,6 +192,13 @@ impl World {
                     self.scheduled_membership(MembershipChange::Remove(node), action)?;
                 }
             }
+            Action::ReplaceNode(schedule::ReplaceNode { add, remove }) => {
+                if let (Some(add), Some(remove)) =
+                    (self.resolve(*add, action), self.resolve(*remove, action))
+                {
+                    self.scheduled_membership(MembershipChange::Replace { add, remove }, action)?;
+                }
+            }
             Action::TransferLeader(transfer) => {
                 if let Some(to) = self.resolve(transfer.to, action) {
                     self.transfer_leader(to)?;
@@ -330,6 +337,9 @@ impl World {
         let possible = match change {
             MembershipChange::Add(node) => outsiders.contains(&node),
             MembershipChange::Remove(node) => removable.contains(&node),
+            MembershipChange::Replace { add, remove } => {
+                outsiders.contains(&add) && removable.contains(&remove)
+            }
         };
         if !possible {
             self.skip(
