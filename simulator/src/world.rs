@@ -1411,7 +1411,7 @@ impl World {
         // Any voter but the last may go, the leader itself included: it leaves once the
         // others know (kvapp::Node::may_leave), handing leadership over on its way out.
         let removable: Vec<NodeId> = if conf.voters.len() > 1 {
-            conf.voters.iter().copied().collect()
+            conf.voters.to_vec()
         } else {
             Vec::new()
         };
