@@ -214,6 +214,27 @@ mod tests {
         );
     }
 
+    /// Found by the fuzzer (`fuzz/seeds/cluster_schedule/328786f4…`, minimised from
+    /// `9176c2f3…`): node 2 is removed and shuts down; the leader is asked to add it back and
+    /// it restarts on its old disk, whose configuration still counts it (its commit index,
+    /// written lazily, stopped short of its removal). It wins an election with a node that
+    /// restarted behind it, overwrites its own uncommitted addition, then commits and applies
+    /// its old removal as leader. A removed leader accepts no proposal but keeps sending
+    /// heartbeats, so the members never elected another leader and every client operation hung
+    /// until the liveness bound. The world now shuts such a stranded leader down, as the server
+    /// does when a node applies its own removal.
+    #[test]
+    fn a_node_added_back_that_leads_into_its_own_removal_shuts_down() {
+        const INPUT: [u8; 26] = [
+            0x01, 0xc7, 0x1d, 0x9f, 0xd4, 0xd3, 0x46, 0xfc, 0x48, 0x22, 0xc3, 0x70, 0x0f, 0xaa,
+            0x9d, 0x49, 0x1d, 0x9f, 0xd4, 0xd3, 0x46, 0xfc, 0x48, 0xfd, 0x48, 0x22,
+        ];
+        let report = run_tape(&INPUT);
+        assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(true));
+        // Once as a follower, once as the stranded leader.
+        assert_eq!(report.stats.faults.nodes_removed, 2);
+    }
+
     #[test]
     fn the_configuration_byte_sizes_the_cluster_and_picks_the_faults() {
         assert_eq!(options_for_tape(0).cluster.node_count, 3);
