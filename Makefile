@@ -86,7 +86,7 @@ bench-compare:
 
 ## fuzz: every cargo-fuzz target for FUZZ_SECONDS each, on stable Rust (no sanitizer).
 ## New inputs go to fuzz/corpus/ (ignored); fuzz/seeds/ holds the committed seed corpora.
-FUZZ_TARGETS ?= message_decode wal_decode wal_damage raft_step
+FUZZ_TARGETS ?= message_decode wal_decode wal_damage raft_step cluster_schedule
 FUZZ_SECONDS ?= 600
 fuzz-install:
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked

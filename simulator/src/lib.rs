@@ -10,6 +10,7 @@ pub mod determinism;
 pub mod disk;
 pub mod event;
 pub mod faults;
+pub mod fuzzing;
 pub mod history;
 pub mod known_bugs;
 pub mod linearizability;

@@ -3,6 +3,15 @@
 //! Separate streams keep concerns independent: drawing one more network delay must not change
 //! which node the fault injector crashes next, so that a small change to one piece of the
 //! simulator does not reshuffle every other decision of a seed.
+//!
+//! A [`Tape`] lets bytes from outside (a fuzzer's input) steer the streams of the concerns that
+//! shape a schedule: each draw takes the next byte of its concern's lane as its most significant
+//! eight bits, so one byte decides one choice (crash or not, which node, how long a delay), and
+//! once the lane is used up the stream goes on with its own generator. Streams built without a
+//! tape, which is every run outside the fuzzer, draw exactly what they always drew.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -37,28 +46,158 @@ pub fn derive_seed(run_seed: u64, stream: Stream, index: u64) -> u64 {
     mix64(mix64(mix64(run_seed) ^ (stream as u64)) ^ index)
 }
 
-/// A deterministic random stream with the few distributions the simulator needs.
-#[derive(Clone, Debug)]
-pub struct SimRng {
-    generator: ChaCha8Rng,
+/// The concerns a [`Tape`] steers, in the order its bytes are dealt to them. Raft's election
+/// timeouts and the swarm's option draw stay with their seeds.
+const TAPE_LANES: [Stream; 4] = [
+    Stream::Faults,
+    Stream::Network,
+    Stream::Disk,
+    Stream::Workload,
+];
+
+/// The bits of a draw that a tape byte leaves to the generator.
+const TAPE_BYTE_SHIFT: u32 = 56;
+
+/// The bytes of one concern, and how many of them its streams have read. Every stream of the
+/// concern (each node's disk, say) reads the same lane, in the order of their draws.
+#[derive(Debug, Default)]
+struct Lane {
+    bytes: Vec<u8>,
+    /// Invariant: `next <= bytes.len()`.
+    next: Cell<usize>,
 }
 
-impl SimRng {
-    /// A stream from a raw seed.
-    pub fn new(seed: u64) -> SimRng {
-        SimRng {
-            generator: ChaCha8Rng::seed_from_u64(seed),
+impl Lane {
+    /// `drawn` with its top byte replaced by the lane's next byte, or `drawn` itself once the
+    /// lane is used up.
+    fn steer(&self, drawn: u64) -> u64 {
+        let next = self.next.get();
+        match self.bytes.get(next) {
+            Some(&byte) => {
+                self.next.set(next + 1);
+                let low_bits = drawn & ((1u64 << TAPE_BYTE_SHIFT) - 1);
+                low_bits | (u64::from(byte) << TAPE_BYTE_SHIFT)
+            }
+            None => drawn,
+        }
+    }
+}
+
+/// Bytes that steer the random choices of one run: byte `i` goes to the lane of concern
+/// `TAPE_LANES[i % 4]` (faults, network, disk, workload), so that even a short tape reaches
+/// every concern and a mutation of one byte changes one choice of one concern.
+///
+/// Streams pick up a tape only while it is installed with [`with_tape`]; a tape is meant for
+/// one run, and its lanes remember how far they have been read.
+#[derive(Clone, Debug)]
+pub struct Tape {
+    lanes: Rc<[Lane; TAPE_LANES.len()]>,
+}
+
+impl Tape {
+    /// A tape dealing `bytes` to the lanes.
+    pub fn new(bytes: &[u8]) -> Tape {
+        let mut lanes: [Lane; TAPE_LANES.len()] = Default::default();
+        for (position, &byte) in bytes.iter().enumerate() {
+            lanes[position % TAPE_LANES.len()].bytes.push(byte);
+        }
+        Tape {
+            lanes: Rc::new(lanes),
         }
     }
 
-    /// Stream `stream` number `index` of run `run_seed`.
-    pub fn stream(run_seed: u64, stream: Stream, index: u64) -> SimRng {
-        SimRng::new(derive_seed(run_seed, stream, index))
+    /// Bytes read so far, over every lane.
+    pub fn consumed_bytes(&self) -> usize {
+        self.lanes.iter().map(|lane| lane.next.get()).sum()
     }
 
-    /// 64 uniform bits.
+    fn lane(&self, stream: Stream) -> Option<TapeLane> {
+        let position = TAPE_LANES.iter().position(|&lane| lane == stream)?;
+        Some(TapeLane {
+            tape: self.clone(),
+            position,
+        })
+    }
+}
+
+/// One lane of a shared tape.
+#[derive(Clone, Debug)]
+struct TapeLane {
+    tape: Tape,
+    position: usize,
+}
+
+impl TapeLane {
+    fn steer(&self, drawn: u64) -> u64 {
+        self.tape.lanes[self.position].steer(drawn)
+    }
+}
+
+thread_local! {
+    /// The tape that [`SimRng::stream`] attaches to the streams it builds on this thread.
+    static INSTALLED_TAPE: RefCell<Option<Tape>> = const { RefCell::new(None) };
+}
+
+/// Runs `body` with `tape` installed: every stream of a steered concern that
+/// [`SimRng::stream`] builds meanwhile reads its lane of `tape`. A world builds its streams when
+/// it is created, so creating (and running) a world inside `body` gives a run steered by the
+/// tape, without a tape parameter through every constructor. The previous tape, if any, is back
+/// in place afterwards, even if `body` panics.
+pub fn with_tape<T>(tape: &Tape, body: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Tape>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            INSTALLED_TAPE.with(|installed| *installed.borrow_mut() = previous);
+        }
+    }
+    let previous = INSTALLED_TAPE.with(|installed| installed.borrow_mut().replace(tape.clone()));
+    let _restore = Restore(previous);
+    body()
+}
+
+/// A deterministic random stream with the few distributions the simulator needs.
+///
+/// A clone shares the tape lane (if any) of the original.
+#[derive(Clone, Debug)]
+pub struct SimRng {
+    generator: ChaCha8Rng,
+    /// The lane that steers this stream: `None` outside the fuzzer.
+    tape: Option<TapeLane>,
+}
+
+impl SimRng {
+    /// A stream from a raw seed (never steered by a tape).
+    pub fn new(seed: u64) -> SimRng {
+        SimRng {
+            generator: ChaCha8Rng::seed_from_u64(seed),
+            tape: None,
+        }
+    }
+
+    /// Stream `stream` number `index` of run `run_seed`, steered by the installed tape's lane of
+    /// `stream` if [`with_tape`] installed one.
+    pub fn stream(run_seed: u64, stream: Stream, index: u64) -> SimRng {
+        let mut rng = SimRng::new(derive_seed(run_seed, stream, index));
+        rng.tape = INSTALLED_TAPE.with(|installed| {
+            installed
+                .borrow()
+                .as_ref()
+                .and_then(|tape| tape.lane(stream))
+        });
+        rng
+    }
+
+    /// 64 uniform bits (the top eight from the tape while the stream's lane lasts). The
+    /// generator advances on every draw either way, so a steered stream that runs out of tape
+    /// goes on exactly where the plain stream would be after as many draws.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
-        self.generator.next_u64()
+        let drawn = self.generator.next_u64();
+        match &self.tape {
+            None => drawn,
+            Some(lane) => lane.steer(drawn),
+        }
     }
 
     /// Uniform in `[0, bound)`; `bound` must be positive. Lemire's multiply-and-reject, so
@@ -168,5 +307,68 @@ mod tests {
         let sum: u64 = (0..count).map(|_| rng.exponential(100)).sum();
         let mean = sum as f64 / count as f64;
         assert!((90.0..110.0).contains(&mean), "mean {mean}");
+    }
+
+    #[test]
+    fn a_tape_sets_the_top_byte_until_its_lane_runs_out() {
+        // Lanes in order faults, network, disk, workload: the faults lane gets bytes 0 and 4.
+        let tape = Tape::new(&[0x12, 0xee, 0xee, 0xee, 0x34]);
+        let mut steered = with_tape(&tape, || SimRng::stream(9, Stream::Faults, 0));
+        let mut plain = SimRng::stream(9, Stream::Faults, 0);
+        let low_bits = (1u64 << TAPE_BYTE_SHIFT) - 1;
+        let first = plain.next_u64();
+        assert_eq!(
+            steered.next_u64(),
+            (first & low_bits) | (0x12 << TAPE_BYTE_SHIFT)
+        );
+        let second = plain.next_u64();
+        assert_eq!(
+            steered.next_u64(),
+            (second & low_bits) | (0x34 << TAPE_BYTE_SHIFT)
+        );
+        assert_eq!(tape.consumed_bytes(), 2);
+        // Used up: the plain stream's own draws, from where it stands.
+        for _ in 0..16 {
+            assert_eq!(steered.next_u64(), plain.next_u64());
+        }
+        assert_eq!(tape.consumed_bytes(), 2);
+    }
+
+    #[test]
+    fn streams_of_one_concern_share_a_lane_and_unsteered_streams_ignore_the_tape() {
+        let tape = Tape::new(&[0, 0x80, 0, 0, 0, 0x81]);
+        let (mut first_link, mut second_link, mut raft, mut raw) = with_tape(&tape, || {
+            (
+                SimRng::stream(1, Stream::Network, 0),
+                SimRng::stream(1, Stream::Network, 1),
+                SimRng::stream(1, Stream::Raft, 0),
+                SimRng::new(1),
+            )
+        });
+        assert_eq!(first_link.next_u64() >> TAPE_BYTE_SHIFT, 0x80);
+        assert_eq!(second_link.next_u64() >> TAPE_BYTE_SHIFT, 0x81);
+        assert_eq!(
+            raft.next_u64(),
+            SimRng::stream(1, Stream::Raft, 0).next_u64()
+        );
+        assert_eq!(raw.next_u64(), SimRng::new(1).next_u64());
+        assert_eq!(tape.consumed_bytes(), 2);
+        // Outside `with_tape` streams are plain again.
+        let mut after = SimRng::stream(1, Stream::Network, 0);
+        let mut plain = SimRng::new(derive_seed(1, Stream::Network, 0));
+        assert_eq!(after.next_u64(), plain.next_u64());
+    }
+
+    #[test]
+    fn with_tape_restores_the_previous_tape_after_a_panic() {
+        let outer = Tape::new(&[0x40]);
+        let inner = Tape::new(&[0x20]);
+        with_tape(&outer, || {
+            let caught = crate::run::capture_panics(|| with_tape(&inner, || panic!("inside")));
+            assert!(caught.is_err());
+            let mut rng = SimRng::stream(3, Stream::Faults, 0);
+            assert_eq!(rng.next_u64() >> TAPE_BYTE_SHIFT, 0x40);
+        });
+        assert_eq!(inner.consumed_bytes(), 0);
     }
 }

@@ -1328,20 +1328,31 @@ impl World {
         let Some(node) = process.node() else {
             return false;
         };
-        if node.applied_index() < process.rejoin_after_index {
-            return false;
-        }
         let conf = node.conf_state();
         let empty = conf.voters.is_empty() && conf.learners.is_empty();
         let inside = conf.voters.contains(&id)
             || conf.learners.contains(&id)
             || conf.voters_outgoing.contains(&id)
             || conf.learners_next.contains(&id);
+        // A node added back that won an election on its stale configuration may overwrite its
+        // own addition and then apply its old removal as leader. A leader outside its
+        // configuration with nothing left to apply accepts no proposal, so it can never be
+        // added back, and its heartbeats (step_down_on_removal is off, as in etcd) keep the
+        // members from electing anyone: it shuts down, as the server does once it applies its
+        // own removal.
+        let raft = &node.raw().raft;
+        let stranded_leader = raft.role == StateRole::Leader
+            && !inside
+            && !empty
+            && node.applied_index() == raft.raft_log.last_index();
+        if node.applied_index() < process.rejoin_after_index {
+            return stranded_leader;
+        }
         if inside {
             process.member = true;
             process.joining = false;
         }
-        process.member && !inside && !empty
+        (process.member && !inside && !empty) || stranded_leader
     }
 
     /// Whether node `id`, removed, knows that the remaining members know it
