@@ -237,8 +237,10 @@ mod tests {
         ];
         let report = run_tape(&INPUT);
         assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(true));
-        // Once as a follower, once as the stranded leader.
-        assert_eq!(report.stats.faults.nodes_removed, 2);
+        // When found, node 2 was removed twice (as a follower, then as the stranded leader).
+        // Since removed nodes wait for the others to know (kvapp::Node::may_leave) the same
+        // bytes lead elsewhere; they still change membership and must still pass.
+        assert!(report.stats.faults.membership_changes > 0);
     }
 
     #[test]
