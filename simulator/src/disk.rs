@@ -399,7 +399,7 @@ impl SimDisk {
     }
 
     /// Flips one bit of a synced file, placed so that recovery must notice it (see
-    /// [`crate::corruption`]). Returns the file and offset, or `None` when no file qualifies.
+    /// [`crate::faults::damage_offset`]). Returns the file and offset, or `None` when no file qualifies.
     pub fn flip_bit(
         &mut self,
         pick: impl Fn(&str, &[u8], &mut SimRng) -> Option<u64>,

@@ -5,7 +5,7 @@
 //!
 //! A bad file is an error naming the field by its path (`schedule[3].crash.node`) and its
 //! line: serde reports the line of a malformed or mistyped value, and the checks after parsing
-//! find the line of the field they name with [`line_of`].
+//! find the line of the field they name with `line_of`.
 
 use std::collections::BTreeMap;
 use std::fmt;

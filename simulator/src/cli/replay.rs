@@ -24,7 +24,7 @@ pub struct Arguments {
     #[arg(long)]
     pub brief: bool,
     /// Also write the linearizability checker's HTML picture of the client history to
-    /// DIR/<scenario name>.html.
+    /// `DIR/<scenario name>.html`.
     #[arg(long, value_name = "DIR")]
     pub html: Option<PathBuf>,
 }

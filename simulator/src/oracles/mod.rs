@@ -3,7 +3,7 @@
 //! - [`invariants`]: Raft's own properties over the nodes' terms, roles and logs (Raft §5.2
 //!   election safety, §5.3 log matching, §5.4 leader completeness and state machine safety, and
 //!   durability across restarts).
-//! - [`reference`]: a reference state machine fed with the committed log, against which every
+//! - [`reference`](mod@reference): a reference state machine fed with the committed log, against which every
 //!   node's applied store and every acknowledged reply is compared.
 //!
 //! The oracles take plain values, not nodes, so that unit tests can feed them crafted
