@@ -5,12 +5,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use simulator::cli::{self, Cli};
 
-// The simulator allocates and frees a buffer or two per simulated message; mimalloc does that
-// in fewer instructions than the system allocator. Allocation addresses never reach a run's
-// outcome (no map is keyed or ordered by address), so determinism is unaffected.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
