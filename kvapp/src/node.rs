@@ -518,9 +518,9 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     /// Notes the configuration just applied at `index`: a removal of this node, or its return.
     fn note_configuration(&mut self, before: &ConfState, index: Index) {
         let id = self.config.id;
-        if contains(&self.conf_state, id) {
+        if self.conf_state.contains(id) {
             self.removed_at = None;
-        } else if contains(before, id) {
+        } else if before.contains(id) {
             self.removed_at = Some(index);
         }
         self.raw.set_finishing_removal(self.removed_at.is_some());
@@ -1019,12 +1019,4 @@ impl StorageView for MemStorage {
         use raft::Storage;
         self.first_index().unwrap_or(1)
     }
-}
-
-/// Whether `conf` counts `id` in any role.
-fn contains(conf: &ConfState, id: NodeId) -> bool {
-    conf.voters.contains(&id)
-        || conf.learners.contains(&id)
-        || conf.voters_outgoing.contains(&id)
-        || conf.learners_next.contains(&id)
 }

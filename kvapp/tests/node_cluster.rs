@@ -105,21 +105,7 @@ impl Harness {
             node.poll_timers();
             node.process_ready().expect("storage works");
         }
-        loop {
-            let Some((from, to, bytes)) = self.wire.borrow_mut().pop_front() else {
-                break;
-            };
-            if self.isolated.contains(&from)
-                || self.isolated.contains(&to)
-                || self.cut.contains(&(from, to))
-            {
-                continue;
-            }
-            if let Some(node) = self.nodes.get_mut(&to) {
-                let _ = node.receive(&bytes);
-                node.process_ready().expect("storage works");
-            }
-        }
+        while self.deliver_one() {}
         for (&id, node) in self.nodes.iter_mut() {
             for Completion { request, outcome } in node.take_completions() {
                 self.completions.insert((id, request), outcome);
@@ -332,12 +318,16 @@ impl Harness {
         self.wait(at, request)
     }
 
-    /// Delivers the oldest message on the wire (if its link works); false when none is left.
+    /// Delivers the oldest message on the wire (unless an isolation or a cut link loses it);
+    /// false when none is left.
     fn deliver_one(&mut self) -> bool {
         let Some((from, to, bytes)) = self.wire.borrow_mut().pop_front() else {
             return false;
         };
-        if !self.cut.contains(&(from, to)) {
+        let lost = self.isolated.contains(&from)
+            || self.isolated.contains(&to)
+            || self.cut.contains(&(from, to));
+        if !lost {
             if let Some(node) = self.nodes.get_mut(&to) {
                 let _ = node.receive(&bytes);
                 node.process_ready().expect("storage works");

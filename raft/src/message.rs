@@ -122,6 +122,15 @@ impl ConfState {
     pub fn is_joint(&self) -> bool {
         !self.voters_outgoing.is_empty()
     }
+
+    /// Whether the configuration counts `id` in any role (voter, learner, outgoing voter, or
+    /// learner to be).
+    pub fn contains(&self, id: NodeId) -> bool {
+        self.voters.contains(&id)
+            || self.learners.contains(&id)
+            || self.voters_outgoing.contains(&id)
+            || self.learners_next.contains(&id)
+    }
 }
 
 /// What a snapshot covers.

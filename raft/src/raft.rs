@@ -3,8 +3,6 @@
 //! election timeouts), its storage and the sequence of `tick`s and `step`s it is given; it never
 //! performs I/O. Outgoing messages collect in [`Raft::messages`] until the driver takes them.
 
-use std::collections::BTreeMap;
-
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
@@ -1012,21 +1010,15 @@ impl<S: Storage> Raft<S> {
         if self.role != StateRole::Leader {
             return false;
         }
-        let reported: BTreeMap<NodeId, bool> = self
-            .tracker
-            .progress
-            .iter()
-            .filter(|(_, progress)| !progress.is_learner)
-            .map(|(&id, progress)| {
-                let commit = if id == self.id {
-                    self.raft_log.committed
-                } else {
-                    progress.reported_commit
-                };
-                (id, commit >= index)
-            })
-            .collect();
-        self.tracker.config.voters.vote_result(&reported) == VoteResult::Won
+        let committed = self.raft_log.committed;
+        self.tracker.quorum_where(|id, progress| {
+            let commit = if id == self.id {
+                committed
+            } else {
+                progress.reported_commit
+            };
+            commit >= index
+        })
     }
 
     fn handle_heartbeat_response(&mut self, message: Message) {

@@ -364,6 +364,42 @@ impl Action {
         }
     }
 
+    /// The fields every client operation has (its client, key and chosen node), to change
+    /// whichever operation this is; `None` for a fault.
+    pub fn operation_fields(&mut self) -> Option<OperationFields<'_>> {
+        let (client, key, node) = match self {
+            Action::Put(Put {
+                client, key, node, ..
+            })
+            | Action::Append(Put {
+                client, key, node, ..
+            }) => (client, key, node),
+            Action::Get(Get {
+                client, key, node, ..
+            }) => (client, key, node),
+            Action::Delete(Delete { client, key, node }) => (client, key, node),
+            Action::Cas(CompareAndSet {
+                client, key, node, ..
+            }) => (client, key, node),
+            Action::Nothing(_)
+            | Action::Crash(_)
+            | Action::Restart(_)
+            | Action::Destroy(_)
+            | Action::Pause(_)
+            | Action::Partition(_)
+            | Action::Heal(_)
+            | Action::Clog(_)
+            | Action::TearPendingWrites(_)
+            | Action::Corrupt(_)
+            | Action::AddNode(_)
+            | Action::RemoveNode(_)
+            | Action::ReplaceNode(_)
+            | Action::TransferLeader(_)
+            | Action::Campaign(_) => return None,
+        };
+        Some(OperationFields { client, key, node })
+    }
+
     /// The client of a client operation.
     pub fn client(&self) -> Option<u64> {
         match self {
@@ -415,6 +451,16 @@ impl Action {
             Action::Cas(_) => "cas",
         }
     }
+}
+
+/// The fields shared by every client operation, borrowed from an [`Action`].
+pub struct OperationFields<'a> {
+    /// The client.
+    pub client: &'a mut u64,
+    /// The key.
+    pub key: &'a mut String,
+    /// The node the client tries first, if chosen.
+    pub node: &'a mut Option<NodeRef>,
 }
 
 /// One line of a schedule: a time and one action, written `{"at_ms": 500, "crash": {…}}`.

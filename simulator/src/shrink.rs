@@ -580,26 +580,8 @@ fn fewer_clients(scenario: &Scenario, _: &Target) -> Vec<Scenario> {
 }
 
 fn set_client(action: &mut Action, client: u64) {
-    match action {
-        Action::Put(operation) | Action::Append(operation) => operation.client = client,
-        Action::Get(operation) => operation.client = client,
-        Action::Delete(operation) => operation.client = client,
-        Action::Cas(operation) => operation.client = client,
-        Action::Nothing(_)
-        | Action::Crash(_)
-        | Action::Restart(_)
-        | Action::Destroy(_)
-        | Action::Pause(_)
-        | Action::Partition(_)
-        | Action::Heal(_)
-        | Action::Clog(_)
-        | Action::TearPendingWrites(_)
-        | Action::Corrupt(_)
-        | Action::AddNode(_)
-        | Action::RemoveNode(_)
-        | Action::ReplaceNode(_)
-        | Action::TransferLeader(_)
-        | Action::Campaign(_) => {}
+    if let Some(fields) = action.operation_fields() {
+        *fields.client = client;
     }
 }
 
@@ -689,26 +671,15 @@ fn simpler_entries(scenario: &Scenario, _: &Target) -> Vec<Scenario> {
     let mut candidates = Vec::new();
     for index in 0..scenario.schedule.len() {
         let mut candidate = scenario.clone();
-        let simpler = match &mut candidate.schedule[index].action {
-            Action::Crash(crash) => crash.during_operation.take().is_some(),
-            Action::Partition(partition) => partition.shape.take().is_some(),
-            Action::Corrupt(corrupt) => std::mem::take(&mut corrupt.bad_sector),
-            Action::Put(operation) | Action::Append(operation) => operation.node.take().is_some(),
-            Action::Get(operation) => operation.node.take().is_some(),
-            Action::Delete(operation) => operation.node.take().is_some(),
-            Action::Cas(operation) => operation.node.take().is_some(),
-            Action::Nothing(_)
-            | Action::Restart(_)
-            | Action::Destroy(_)
-            | Action::Pause(_)
-            | Action::Heal(_)
-            | Action::Clog(_)
-            | Action::TearPendingWrites(_)
-            | Action::AddNode(_)
-            | Action::RemoveNode(_)
-            | Action::ReplaceNode(_)
-            | Action::TransferLeader(_)
-            | Action::Campaign(_) => false,
+        let action = &mut candidate.schedule[index].action;
+        let simpler = match action.operation_fields() {
+            Some(fields) => fields.node.take().is_some(),
+            None => match action {
+                Action::Crash(crash) => crash.during_operation.take().is_some(),
+                Action::Partition(partition) => partition.shape.take().is_some(),
+                Action::Corrupt(corrupt) => std::mem::take(&mut corrupt.bad_sector),
+                _ => false,
+            },
         };
         if simpler {
             candidates.push(candidate);
@@ -718,27 +689,7 @@ fn simpler_entries(scenario: &Scenario, _: &Target) -> Vec<Scenario> {
 }
 
 fn operation_key(action: &mut Action) -> Option<&mut String> {
-    match action {
-        Action::Put(operation) | Action::Append(operation) => Some(&mut operation.key),
-        Action::Get(operation) => Some(&mut operation.key),
-        Action::Delete(operation) => Some(&mut operation.key),
-        Action::Cas(operation) => Some(&mut operation.key),
-        Action::Nothing(_)
-        | Action::Crash(_)
-        | Action::Restart(_)
-        | Action::Destroy(_)
-        | Action::Pause(_)
-        | Action::Partition(_)
-        | Action::Heal(_)
-        | Action::Clog(_)
-        | Action::TearPendingWrites(_)
-        | Action::Corrupt(_)
-        | Action::AddNode(_)
-        | Action::RemoveNode(_)
-        | Action::ReplaceNode(_)
-        | Action::TransferLeader(_)
-        | Action::Campaign(_) => None,
-    }
+    action.operation_fields().map(|fields| fields.key)
 }
 
 /// Scheduled operations on fewer keys: each key but the first used folded into the first.

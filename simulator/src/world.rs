@@ -1330,10 +1330,7 @@ impl World {
         };
         let conf = node.conf_state();
         let empty = conf.voters.is_empty() && conf.learners.is_empty();
-        let inside = conf.voters.contains(&id)
-            || conf.learners.contains(&id)
-            || conf.voters_outgoing.contains(&id)
-            || conf.learners_next.contains(&id);
+        let inside = conf.contains(id);
         // A node added back that won an election on its stale configuration may overwrite its
         // own addition and then apply its old removal as leader. A leader outside its
         // configuration with nothing left to apply accepts no proposal, so it can never be

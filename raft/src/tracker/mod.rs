@@ -205,13 +205,18 @@ impl ProgressTracker {
     /// Whether a quorum of voters was heard from since `recent_active` was last reset (the
     /// leader's CheckQuorum, Raft thesis §6.2).
     pub fn quorum_active(&self) -> bool {
-        let active: BTreeMap<NodeId, bool> = self
+        self.quorum_where(|_, progress| progress.recent_active)
+    }
+
+    /// Whether the voters for which `holds` is true form a quorum of the configuration.
+    pub fn quorum_where(&self, holds: impl Fn(NodeId, &Progress) -> bool) -> bool {
+        let votes: BTreeMap<NodeId, bool> = self
             .progress
             .iter()
             .filter(|(_, progress)| !progress.is_learner)
-            .map(|(&id, progress)| (id, progress.recent_active))
+            .map(|(&id, progress)| (id, holds(id, progress)))
             .collect();
-        self.config.voters.vote_result(&active) == VoteResult::Won
+        self.config.voters.vote_result(&votes) == VoteResult::Won
     }
 
     /// The voters of either half.
