@@ -40,7 +40,7 @@ use crate::snapshotter::{snapshot_file_name, SnapshotError, Snapshotter, Snapsho
 use crate::store::StoreError;
 use crate::store::{decode_command, encode_command, ClientId, Command, Reply, Sequence, Store};
 use crate::transport::Transport;
-use crate::wal::{SnapshotMarker, SnapshotSource, Wal, WalConfig, WalError};
+use crate::wal::{SnapshotMarker, Wal, WalConfig, WalError};
 
 /// Identifies one client request within one node.
 pub type RequestId = u64;
@@ -280,7 +280,14 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             Self::bootstrap(&config, &mut disk)?
         };
         let conf_state = storage.snapshot_conf_state();
-        let raw = RawNode::new(&config.raft_config(applied), storage)?;
+        // Restarting from a snapshot of a configuration without this node, taken after it
+        // applied its own removal: it is still finishing that removal (see `Node::may_leave`).
+        // Its removal is at or before the snapshot, so waiting for a commit at the snapshot's
+        // index is safe. (An empty configuration is a joiner still waiting to be added.)
+        let removed_at = (conf_state != ConfState::default() && !conf_state.contains(config.id))
+            .then_some(applied);
+        let mut raw = RawNode::new(&config.raft_config(applied), storage)?;
+        raw.set_finishing_removal(removed_at.is_some());
         let soft_state = raw.raft.soft_state();
         let now = clock.now_ms();
         Ok(Node {
@@ -304,7 +311,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             pending_reads: BTreeMap::new(),
             pending_conf_change: None,
             completions: Vec::new(),
-            removed_at: None,
+            removed_at,
             leader_commit_heard: 0,
         })
     }
@@ -729,12 +736,13 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             }
         }
         // 1. Persist.
-        if let Some(snapshot) = &ready.snapshot {
-            self.persist_leader_snapshot(snapshot)?;
-        }
         let hard_state = ready.hard_state.unwrap_or_default();
-        self.wal
-            .save(&mut self.disk, &hard_state, &ready.entries, ready.must_sync)?;
+        if let Some(snapshot) = &ready.snapshot {
+            self.persist_leader_snapshot(snapshot, &hard_state, &ready.entries)?;
+        } else {
+            self.wal
+                .save(&mut self.disk, &hard_state, &ready.entries, ready.must_sync)?;
+        }
         self.raw.storage_mut().append(&ready.entries)?;
         if let Some(hard_state) = ready.hard_state {
             self.raw.storage_mut().set_hard_state(hard_state);
@@ -764,12 +772,20 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         Ok(())
     }
 
-    fn persist_leader_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), NodeError> {
+    /// Saves the snapshot file, then its marker with the `Ready`'s entries and hard state in
+    /// one WAL write (see [`Wal::save_installed_snapshot`] for why one).
+    fn persist_leader_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        hard_state: &HardState,
+        entries: &[Entry],
+    ) -> Result<(), NodeError> {
         self.snapshotter.save(&mut self.disk, snapshot)?;
-        self.wal.save_snapshot_marker(
+        self.wal.save_installed_snapshot(
             &mut self.disk,
             SnapshotMarker::of(&snapshot.metadata),
-            SnapshotSource::Leader,
+            hard_state,
+            entries,
         )?;
         self.raw.storage_mut().apply_snapshot(snapshot.clone())?;
         Ok(())
@@ -922,8 +938,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         )?;
         self.snapshotter.save(&mut self.disk, &snapshot)?;
         let marker = SnapshotMarker::of(&snapshot.metadata);
-        self.wal
-            .save_snapshot_marker(&mut self.disk, marker, SnapshotSource::Local)?;
+        self.wal.save_snapshot_marker(&mut self.disk, marker)?;
         self.snapshot_index = applied;
         self.conf_changed_since_snapshot = false;
         let compact_to = applied.saturating_sub(self.config.snapshot_catch_up_entries);

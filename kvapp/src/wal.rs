@@ -51,11 +51,14 @@
 //! never taken for corruption.
 //!
 //! One more tail is cut: a snapshot marker whose index is above the last recorded commit index.
-//! A snapshot from the leader is persisted as its marker, then one [`Wal::save`] of the
-//! `Ready`'s entries and hard state, whose commit is at least the snapshot's index. If the
-//! crash came in between, the marker and whatever follows it are the unfinished rest of that
-//! install and are cut like a torn tail (etcd likewise ignores snapshot records above the
-//! committed hard state). A local snapshot never trips this: its index is at most the applied
+//! A snapshot from the leader is persisted as its marker followed, in the same write, by the
+//! `Ready`'s entries and hard state, whose commit is at least the snapshot's index
+//! ([`Wal::save_installed_snapshot`]). If a crash tore that write after the marker, the marker
+//! and whatever follows it are the unfinished rest of that install and are cut like a torn tail
+//! (etcd likewise ignores snapshot records above the committed hard state). One write matters:
+//! with the marker and the hard state written separately, a segment could start between them,
+//! and a crash that kept the new segment but not the hard state would strand the marker before
+//! the tail. A local snapshot never trips this: its index is at most the applied
 //! index, whose commit was written before, and the marker's sync makes that durable too. Such
 //! a marker anywhere but the last segment's tail is corruption.
 //!
@@ -76,12 +79,12 @@
 //! For each `Ready`:
 //!
 //! 1. If it has a snapshot: [`crate::snapshotter::Snapshotter::save`] it, then
-//!    [`Wal::save_snapshot_marker`] with [`SnapshotSource::Leader`] (synced).
-//! 2. [`Wal::save`] its hard state and entries, with its `must_sync`.
+//!    [`Wal::save_installed_snapshot`] its marker, entries and hard state (synced).
+//! 2. Otherwise [`Wal::save`] its hard state and entries, with its `must_sync`.
 //! 3. Only then send messages and apply.
 //!
-//! For a local compaction at applied index `i`: save the snapshot file, then the marker with
-//! [`SnapshotSource::Local`], then [`Wal::release_to`] an index whose snapshot file is kept.
+//! For a local compaction at applied index `i`: save the snapshot file, then
+//! [`Wal::save_snapshot_marker`], then [`Wal::release_to`] an index whose snapshot file is kept.
 //!
 //! To restart: [`Wal::usable_snapshots`], then load the newest usable snapshot file, then
 //! [`Wal::open`] with its marker.
@@ -639,6 +642,53 @@ impl Wal {
         entries: &[Entry],
         must_sync: bool,
     ) -> Result<(), WalError> {
+        self.write_records(disk, None, hard_state, entries, must_sync)
+    }
+
+    /// Persists a `Ready` that carries a snapshot from the leader (its file must be durable
+    /// already): the snapshot's marker, the `Ready`'s entries and its hard state, in one write,
+    /// synced. One write puts the marker and the commit that covers it in the same segment, so
+    /// a crash can only leave the marker as the last segment's unfinished tail, which recovery
+    /// cuts (see "Recovery" in the module docs).
+    ///
+    /// # Panics
+    ///
+    /// If `hard_state.commit` is below the snapshot's index: raft commits an installed snapshot,
+    /// and a WAL that recorded the marker without that commit could not be recovered.
+    pub fn save_installed_snapshot<D: Disk>(
+        &mut self,
+        disk: &mut D,
+        marker: SnapshotMarker,
+        hard_state: &HardState,
+        entries: &[Entry],
+    ) -> Result<(), WalError> {
+        assert!(
+            hard_state.commit >= marker.index,
+            "Wal::save_installed_snapshot: snapshot at {} but the hard state commits only {}",
+            marker.index,
+            hard_state.commit
+        );
+        self.write_records(disk, Some(marker), hard_state, entries, true)
+    }
+
+    /// The body of [`Wal::save`] and [`Wal::save_installed_snapshot`]: an optional leader
+    /// snapshot's marker, then entries, then the hard state, as one append.
+    fn write_records<D: Disk>(
+        &mut self,
+        disk: &mut D,
+        installed: Option<SnapshotMarker>,
+        hard_state: &HardState,
+        entries: &[Entry],
+        must_sync: bool,
+    ) -> Result<(), WalError> {
+        if let Some(marker) = installed {
+            assert!(
+                marker.index > 0,
+                "snapshot marker with index zero: {marker:?}"
+            );
+        }
+        // An installed snapshot ends the log at its index.
+        let log_end = installed.map_or(self.last_index, |marker| marker.index);
         if let Some(first) = entries.first() {
             // A gap or a broken run would be written faithfully and then refused by recovery
             // as corruption, so it is stopped here, where the bug is.
@@ -646,13 +696,16 @@ impl Wal {
                 panic!("Wal::save given entries that are not a log: {reason}");
             }
             assert!(
-                first.index <= self.last_index + 1,
+                first.index <= log_end + 1,
                 "Wal::save: entries start at {} but the log ends at {}",
                 first.index,
-                self.last_index
+                log_end
             );
         }
         let mut bytes = Vec::new();
+        if let Some(marker) = installed {
+            encode_marker(marker, SnapshotSource::Leader, &mut bytes);
+        }
         encode_entries(entries, &mut bytes)
             .map_err(|(index, size_bytes)| WalError::EntryTooLarge { index, size_bytes })?;
         let write_hard_state = !hard_state.is_empty() && *hard_state != self.hard_state;
@@ -668,6 +721,16 @@ impl Wal {
             }
             Ok(())
         })?;
+        if let Some(marker) = installed {
+            // After the append: it may have started a new segment.
+            let sequence = self.active_segment().sequence;
+            self.markers.push(KnownMarker {
+                marker,
+                source: SnapshotSource::Leader,
+                sequence,
+            });
+            self.last_index = marker.index;
+        }
         if let Some(last) = entries.last() {
             self.last_index = last.index;
         }
@@ -677,20 +740,19 @@ impl Wal {
         Ok(())
     }
 
-    /// Records that a snapshot at `marker` is saved (its file must be durable already), and
-    /// syncs. See [`SnapshotSource`] for what `source` changes.
+    /// Records that a local snapshot at `marker` is saved (its file must be durable already),
+    /// and syncs. A snapshot from the leader goes through [`Wal::save_installed_snapshot`].
     pub fn save_snapshot_marker<D: Disk>(
         &mut self,
         disk: &mut D,
         marker: SnapshotMarker,
-        source: SnapshotSource,
     ) -> Result<(), WalError> {
         assert!(
             marker.index > 0,
             "snapshot marker with index zero: {marker:?}"
         );
         let mut bytes = Vec::new();
-        encode_marker(marker, source, &mut bytes);
+        encode_marker(marker, SnapshotSource::Local, &mut bytes);
         self.guarded(|wal| {
             wal.append(disk, &bytes)?;
             wal.sync(disk)
@@ -698,14 +760,9 @@ impl Wal {
         let sequence = self.active_segment().sequence;
         self.markers.push(KnownMarker {
             marker,
-            source,
+            source: SnapshotSource::Local,
             sequence,
         });
-        match source {
-            // An installed snapshot ends the log at its index.
-            SnapshotSource::Leader => self.last_index = marker.index,
-            SnapshotSource::Local => {}
-        }
         Ok(())
     }
 

@@ -426,3 +426,86 @@ fn a_removed_leader_stays_until_the_survivor_knows_the_removal_is_committed() {
         Outcome::Applied(_)
     ));
 }
+
+#[test]
+fn a_removed_leader_that_restarts_from_a_snapshot_of_its_removal_still_finishes_it() {
+    // Found by the simulator (swarm seed 1407 with membership changes): the removed leader
+    // applied its removal, took a snapshot whose configuration no longer holds it, and crashed.
+    // Its log was the longest (an entry proposed after the removal never reached the survivor),
+    // so the survivor could not win without it. Restarted from that snapshot it no longer knew
+    // it was finishing a removal: outside its configuration, it never campaigned, and it
+    // refused the survivor its vote. Nobody led again.
+    let mut harness = Harness::new(4);
+    let leader = harness.wait_for_leader();
+    for sequence in 1..=10 {
+        let outcome = harness.put(leader, 3, sequence, "k", &sequence.to_string());
+        assert!(matches!(outcome, Outcome::Applied(_)), "{outcome:?}");
+    }
+    let third = (1..=3).rev().find(|&id| id != leader).unwrap();
+    assert!(matches!(
+        harness.remove(leader, third),
+        Outcome::ConfChanged(_)
+    ));
+    harness.until_removed(third);
+    harness.nodes.remove(&third);
+    let survivor = (1..=3).find(|&id| id != leader && id != third).unwrap();
+
+    // The leader proposes its own removal, the survivor receives it, then the link from the
+    // leader to the survivor fails and the leader appends one more entry.
+    let node = harness.nodes.get_mut(&leader).unwrap();
+    node.propose_conf_change(raft::ConfChange::remove_node(leader));
+    let removal_index = node.raw().raft.raft_log.last_index();
+    node.process_ready().unwrap();
+    while harness.nodes[&survivor].raw().raft.raft_log.last_index() < removal_index {
+        assert!(harness.deliver_one(), "the entry reaches the survivor");
+    }
+    harness.cut.insert((leader, survivor));
+    let node = harness.nodes.get_mut(&leader).unwrap();
+    node.submit(Command {
+        client_id: 4,
+        sequence: 1,
+        operation: Operation::Put {
+            key: "after".to_string(),
+            value: "removal".to_string(),
+        },
+    });
+    node.process_ready().unwrap();
+    harness.until_removed(leader);
+    let last_index = harness.nodes[&leader].raw().raft.raft_log.last_index();
+    assert!(last_index > harness.nodes[&survivor].raw().raft.raft_log.last_index());
+    assert!(harness.nodes[&survivor].raw().raft.raft_log.committed < removal_index);
+
+    // It restarts from the snapshot it took on applying its removal.
+    harness.crash(leader);
+    harness.restart(leader);
+    let restarted = &harness.nodes[&leader];
+    assert!(
+        !restarted.conf_state().contains(leader),
+        "the test wants a restart from a snapshot of the removal"
+    );
+    assert!(
+        restarted.is_removed(),
+        "it knows it is finishing its removal"
+    );
+    assert!(!restarted.may_leave());
+
+    harness.cut.clear();
+    let mut left = false;
+    for _ in 0..500 {
+        harness.step();
+        if harness.nodes[&leader].may_leave() {
+            left = true;
+            break;
+        }
+    }
+    assert!(
+        left,
+        "the removal was finished and the removed node told so"
+    );
+    harness.nodes.remove(&leader);
+    assert_eq!(harness.wait_for_leader(), survivor);
+    assert!(matches!(
+        harness.put(survivor, 9, 1, "alone", "yes"),
+        Outcome::Applied(_)
+    ));
+}

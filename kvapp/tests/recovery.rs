@@ -5,7 +5,7 @@
 use kvapp::memory_disk::MemDisk;
 use kvapp::snapshotter::{snapshot_file_name, Snapshotter, SnapshotterConfig};
 use kvapp::store::{decode_command, encode_command, Command, Operation, Store};
-use kvapp::wal::{SnapshotMarker, SnapshotSource, Wal, WalConfig};
+use kvapp::wal::{SnapshotMarker, Wal, WalConfig};
 use raft::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 
 const CONFIG: WalConfig = WalConfig {
@@ -68,8 +68,7 @@ fn run(disk: &mut MemDisk, count: u64) -> Store {
             };
             snapshotter.save(disk, &snapshot).expect("save snapshot");
             let marker = SnapshotMarker::of(&snapshot.metadata);
-            wal.save_snapshot_marker(disk, marker, SnapshotSource::Local)
-                .expect("marker");
+            wal.save_snapshot_marker(disk, marker).expect("marker");
             snapshotter.retain(disk).expect("retain");
             let oldest_kept = snapshotter.list(disk).expect("list")[0];
             wal.release_to(disk, oldest_kept.index).expect("release");

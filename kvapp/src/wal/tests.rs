@@ -322,11 +322,7 @@ fn segments_rotate_and_release_keeps_what_recovery_needs() -> Result<(), WalErro
     assert!(before >= 5, "only {before} segments");
     assert_eq!(segment_names(&mut disk).len(), before);
 
-    wal.save_snapshot_marker(
-        &mut disk,
-        SnapshotMarker { index: 30, term: 1 },
-        SnapshotSource::Local,
-    )?;
+    wal.save_snapshot_marker(&mut disk, SnapshotMarker { index: 30, term: 1 })?;
     // Saving the marker may itself have started a segment.
     let before = wal.segment_count();
     let removed = wal.release_to(&mut disk, 30)?;
@@ -372,11 +368,7 @@ fn release_keeps_every_entry_after_a_snapshot_older_than_the_log_end() -> Result
         )?;
     }
     // Applying lagged: the snapshot at 5 is recorded while the last segment starts far later.
-    wal.save_snapshot_marker(
-        &mut disk,
-        SnapshotMarker { index: 5, term: 1 },
-        SnapshotSource::Local,
-    )?;
+    wal.save_snapshot_marker(&mut disk, SnapshotMarker { index: 5, term: 1 })?;
     wal.release_to(&mut disk, 5)?;
     let (_, recovered) = reopen(&mut disk, small_segments())?;
     assert_eq!(recovered.snapshot, SnapshotMarker { index: 5, term: 1 });
@@ -395,8 +387,7 @@ fn a_leader_snapshot_replaces_the_log_and_release_keeps_its_marker() -> Result<(
         index: 100,
         term: 2,
     };
-    wal.save_snapshot_marker(&mut disk, snapshot, SnapshotSource::Leader)?;
-    wal.save(&mut disk, &hard_state(2, 100), &[], true)?;
+    wal.save_installed_snapshot(&mut disk, snapshot, &hard_state(2, 100), &[])?;
     for index in 101..=110 {
         wal.save(&mut disk, &hard_state(2, 100), &[entry(index, 2)], true)?;
     }
@@ -417,9 +408,15 @@ fn a_leader_snapshot_interrupted_before_its_hard_state_is_cut_away() -> Result<(
     let file = segment_names(&mut disk).remove(0);
     let before_install = disk.contents(&file).expect("segment").len();
     let snapshot = SnapshotMarker { index: 50, term: 2 };
-    wal.save_snapshot_marker(&mut disk, snapshot, SnapshotSource::Leader)?;
-    // The entries of the install's Ready made it to disk, its hard state did not.
-    wal.save(&mut disk, &HardState::default(), &entries(51, 52, 2), true)?;
+    // A crash tore the install's write after its entries: the marker and the entries made it
+    // to disk, the hard state did not.
+    wal.write_records(
+        &mut disk,
+        Some(snapshot),
+        &HardState::default(),
+        &entries(51, 52, 2),
+        true,
+    )?;
     disk.crash();
 
     assert_eq!(
@@ -433,12 +430,87 @@ fn a_leader_snapshot_interrupted_before_its_hard_state_is_cut_away() -> Result<(
     assert_eq!(disk.contents(&file).map(<[u8]>::len), Some(before_install));
 
     // The install is retried and completes this time.
-    wal.save_snapshot_marker(&mut disk, snapshot, SnapshotSource::Leader)?;
-    wal.save(&mut disk, &hard_state(2, 50), &entries(51, 52, 2), true)?;
+    wal.save_installed_snapshot(&mut disk, snapshot, &hard_state(2, 50), &entries(51, 52, 2))?;
     disk.crash();
     let (_, recovered) = reopen(&mut disk, WalConfig::default())?;
     assert_eq!(recovered.snapshot, snapshot);
     assert_eq!(recovered.entries, entries(51, 52, 2));
+    Ok(())
+}
+
+/// Found by the cluster_schedule fuzz target: a leader's snapshot installed when the active
+/// segment was nearly full. Written as a marker and then a separate save, the marker filled the
+/// segment, the save started a new one, and a crash that kept that segment (its header and the
+/// old hard state) but not the new hard state stranded the marker before the tail: an undamaged
+/// disk that would not open. Every fill level of the segment, crashed after every disk step.
+#[test]
+fn a_leader_snapshot_install_recovers_from_a_crash_at_any_step_at_any_fill() -> Result<(), WalError>
+{
+    let snapshot = SnapshotMarker { index: 50, term: 2 };
+    let mut installs_that_started_a_segment = 0;
+    let saved = 3;
+    // The last entry's size moves the segment's fill byte by byte.
+    for padding in 0..300 {
+        for budget in 0.. {
+            let mut disk = MemDisk::new();
+            let mut wal = Wal::create(&mut disk, small_segments())?;
+            for index in 1..saved {
+                wal.save(
+                    &mut disk,
+                    &hard_state(1, index - 1),
+                    &[entry(index, 1)],
+                    true,
+                )?;
+            }
+            let padded = Entry {
+                data: vec![b'p'; padding],
+                ..entry(saved, 1)
+            };
+            wal.save(
+                &mut disk,
+                &hard_state(1, saved - 1),
+                std::slice::from_ref(&padded),
+                true,
+            )?;
+            let mut before = entries(1, saved - 1, 1);
+            before.push(padded);
+            let segments_before = wal.segment_count();
+            disk.set_operation_budget(Some(budget));
+            let result = wal.save_installed_snapshot(
+                &mut disk,
+                snapshot,
+                &hard_state(2, 50),
+                &entries(51, 52, 2),
+            );
+            disk.crash();
+            let (_, recovered) = reopen(&mut disk, small_segments()).unwrap_or_else(|error| {
+                panic!("padding {padding}, crash after {budget} steps of the install: {error}")
+            });
+            let case = format!("padding {padding}, crash after {budget} steps");
+            if recovered.snapshot == snapshot {
+                assert_eq!(recovered.entries, entries(51, 52, 2), "{case}");
+                assert_eq!(recovered.hard_state, hard_state(2, 50), "{case}");
+            } else {
+                assert!(
+                    result.is_err(),
+                    "{case}: the install returned Ok but was lost"
+                );
+                assert_eq!(recovered.snapshot, SnapshotMarker::default(), "{case}");
+                assert_eq!(recovered.entries, before, "{case}");
+                assert_eq!(recovered.hard_state, hard_state(1, saved - 1), "{case}");
+            }
+            if result.is_ok() {
+                if wal.segment_count() > segments_before {
+                    installs_that_started_a_segment += 1;
+                }
+                break;
+            }
+        }
+    }
+    assert!(
+        installs_that_started_a_segment > 0,
+        "the test wants some installs to start a segment"
+    );
     Ok(())
 }
 
@@ -447,12 +519,15 @@ fn an_uncommitted_marker_before_the_tail_is_corruption() -> Result<(), WalError>
     let mut disk = MemDisk::new();
     let mut wal = Wal::create(&mut disk, small_segments())?;
     wal.save(&mut disk, &hard_state(1, 1), &entries(1, 2, 1), true)?;
-    wal.save_snapshot_marker(
+    // A broken driver writes the marker without the commit the snapshot implies (the public
+    // API refuses that) and goes on.
+    wal.write_records(
         &mut disk,
-        SnapshotMarker { index: 50, term: 2 },
-        SnapshotSource::Leader,
+        Some(SnapshotMarker { index: 50, term: 2 }),
+        &HardState::default(),
+        &[],
+        true,
     )?;
-    // A broken driver goes on without ever recording the commit the snapshot implies.
     for index in 51..=70 {
         wal.save(&mut disk, &HardState::default(), &[entry(index, 2)], true)?;
     }
@@ -507,7 +582,7 @@ fn crash_script(
         }
         if step == 6 {
             let marker = SnapshotMarker { index: 8, term: 1 };
-            wal.save_snapshot_marker(disk, marker, SnapshotSource::Local)?;
+            wal.save_snapshot_marker(disk, marker)?;
             *synced = states.len();
         }
         if step == 12 {
@@ -710,7 +785,7 @@ fn the_hard_state_survives_the_release_of_the_segment_that_recorded_it() -> Resu
         wal.save(&mut disk, &hard_state(3, 30), &[entry(index, 3)], true)?;
     }
     let snapshot = SnapshotMarker { index: 30, term: 3 };
-    wal.save_snapshot_marker(&mut disk, snapshot, SnapshotSource::Local)?;
+    wal.save_snapshot_marker(&mut disk, snapshot)?;
     assert!(wal.release_to(&mut disk, 30)? > 0);
     assert!(
         !segment_names(&mut disk).contains(&recorded_in),
