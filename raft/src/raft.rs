@@ -214,6 +214,11 @@ impl<S: Storage> Raft<S> {
         self.election_timeout
     }
 
+    /// The heartbeat interval in ticks.
+    pub fn heartbeat_timeout(&self) -> usize {
+        self.heartbeat_timeout
+    }
+
     /// The randomized election timeout currently in force.
     pub fn randomized_election_timeout(&self) -> usize {
         self.randomized_election_timeout
@@ -741,28 +746,27 @@ impl<S: Storage> Raft<S> {
         }
     }
 
+    /// Answers a request from an older term with this node's term, so that its sender steps
+    /// down (Raft §5.1: a stale request is rejected, and the reply carries the current term).
+    /// etcd answers stale appends only under CheckQuorum or PreVote, and stale votes never,
+    /// counting on the sender to hear the newer term from someone's election. With membership
+    /// changes that need not happen: a leader whose configuration keeps only nodes that have
+    /// moved on, or a candidate that only nodes of another configuration outrank, then stays
+    /// stuck in its old term for good (found by the simulator).
     fn handle_stale_message(&mut self, message: Message) {
-        match message.msg_type {
-            MessageType::Heartbeat | MessageType::Append if self.check_quorum || self.pre_vote => {
-                // A leader cut off by a partition may never hear a higher term otherwise: with
-                // CheckQuorum or PreVote, nodes that saw a newer term do not vote it out. Tell it
-                // our term so that it steps down.
-                self.send(Message::new(
-                    MessageType::AppendResponse,
-                    message.from,
-                    self.id,
-                ));
+        let response_type = match message.msg_type {
+            MessageType::Heartbeat | MessageType::Append | MessageType::Snapshot => {
+                MessageType::AppendResponse
             }
-            MessageType::RequestPreVote => {
-                let mut response =
-                    Message::new(MessageType::RequestPreVoteResponse, message.from, self.id);
-                response.term = self.term;
-                response.reject = true;
-                self.send(response);
-            }
-            // Everything else from an old term is ignored.
-            _ => {}
-        }
+            MessageType::RequestVote => MessageType::RequestVoteResponse,
+            MessageType::RequestPreVote => MessageType::RequestPreVoteResponse,
+            // Responses and everything else from an old term are ignored.
+            _ => return,
+        };
+        let mut response = Message::new(response_type, message.from, self.id);
+        response.term = self.term;
+        response.reject = response_type != MessageType::AppendResponse;
+        self.send(response);
     }
 
     fn step_leader(&mut self, mut message: Message) -> Result<(), RaftError> {

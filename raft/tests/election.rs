@@ -141,6 +141,80 @@ fn leader_failover_and_the_old_leader_steps_down_after_healing() {
 }
 
 #[test]
+fn section_5_1_a_stale_leader_learns_the_newer_term_from_a_follower_it_still_reaches() {
+    // Without CheckQuorum and PreVote, and with the new leader's messages unable to reach it,
+    // only a follower that moved on can tell the old leader (found by the simulator, where a
+    // stale leader's configuration kept only such followers).
+    let mut cluster = Cluster::new(&[1, 2, 3], |_| {});
+    cluster.campaign(1);
+    cluster.isolate(1);
+    let mut new_leader = None;
+    for _ in 0..100 {
+        cluster.tick_all();
+        new_leader = [2, 3]
+            .into_iter()
+            .find(|&id| cluster.role(id) == StateRole::Leader);
+        if new_leader.is_some() {
+            break;
+        }
+    }
+    let new_leader = new_leader.expect("a new leader among 2 and 3");
+    let follower = if new_leader == 2 { 3 } else { 2 };
+    cluster.heal();
+    cluster.cut(1, new_leader);
+    assert_eq!(cluster.role(1), StateRole::Leader);
+    // One heartbeat interval: node 1's heartbeat reaches the follower, whose answer carries
+    // the newer term.
+    cluster.tick_node(1, cluster.node(1).raft.heartbeat_timeout());
+    assert_eq!(cluster.role(1), StateRole::Follower);
+    assert!(cluster.term(1) >= cluster.term(follower));
+}
+
+#[test]
+fn a_vote_request_from_an_old_term_is_refused_with_the_newer_term() {
+    let mut cluster = Cluster::new(&[1, 2, 3], |_| {});
+    // Node 1 hears of term 5.
+    cluster
+        .node_mut(1)
+        .step(Message {
+            msg_type: MessageType::Heartbeat,
+            to: 1,
+            from: 3,
+            term: 5,
+            ..Message::default()
+        })
+        .unwrap();
+    cluster.node_mut(1).raft.messages.clear();
+    for msg_type in [MessageType::RequestVote, MessageType::RequestPreVote] {
+        cluster
+            .node_mut(1)
+            .step(Message {
+                msg_type,
+                to: 1,
+                from: 2,
+                term: 2,
+                index: 100,
+                log_term: 2,
+                ..Message::default()
+            })
+            .unwrap();
+        let answers: Vec<(MessageType, u64, u64, bool)> = cluster
+            .node_mut(1)
+            .raft
+            .messages
+            .drain(..)
+            .map(|m| (m.msg_type, m.to, m.term, m.reject))
+            .collect();
+        let answer = if msg_type == MessageType::RequestVote {
+            MessageType::RequestVoteResponse
+        } else {
+            MessageType::RequestPreVoteResponse
+        };
+        assert_eq!(answers, vec![(answer, 2, 5, true)], "{msg_type:?}");
+    }
+}
+
+#[test]
 fn check_quorum_steps_down_an_isolated_leader() {
     let mut cluster = Cluster::new(&[1, 2, 3], |config| config.check_quorum = true);
     cluster.campaign(1);

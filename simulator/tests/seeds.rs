@@ -186,3 +186,46 @@ fn the_removed_leader_deposed_seed_passes() {
     assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
     assert!(report.stats.faults.nodes_removed > 0);
 }
+
+/// Seeds that found the two stale-term stalls and the removal forgotten across a restart
+/// (session 3): without CheckQuorum a leader whose configuration kept only nodes at a newer
+/// term led its old term forever, and a candidate only outranked by nodes of another
+/// configuration campaigned in its old term forever (raft ignored requests from older terms;
+/// it now answers them with its own term), and a removed leader restarted from a snapshot of
+/// its removal forgot that it was finishing it (kvapp::Node now knows from the snapshot).
+#[test]
+fn the_stale_term_and_forgotten_removal_seeds_pass() {
+    let membership = [
+        "faults.membership_change_probability=0.3",
+        "disk.corruption_probability=0",
+    ];
+    let no_check_quorum = [
+        "cluster.node_count=3",
+        "cluster.check_quorum=false",
+        "cluster.pre_vote=false",
+        "cluster.election_ticks=10",
+        "cluster.heartbeat_ticks=2",
+        "faults.membership_change_probability=0.1",
+        "faults.fault_window_ms=1500",
+        "faults.fault_interval_ms_mean=100",
+        "faults.node_restart_delay_ms_mean=200",
+        "faults.leader_transfer_probability=0.1",
+        "faults.forced_election_probability=0.1",
+        "faults.partition_duration_ms_mean=300",
+        "liveness_bound_ms=10000",
+        "workload.client_count=3",
+        "workload.key_count=3",
+    ];
+    let cases: [(u64, bool, &[&str]); 4] = [
+        (809, true, &membership),
+        (1407, true, &membership),
+        (1628, true, &membership),
+        (2072, false, &no_check_quorum),
+    ];
+    for (seed, swarm, extra) in cases {
+        let options = options_for(seed, swarm, &settings(extra)).unwrap();
+        let report = run_seed(&options, false, false);
+        assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
+        assert!(report.stats.faults.membership_changes > 0, "seed {seed}");
+    }
+}
