@@ -634,7 +634,9 @@ impl Wal {
     /// Appends `entries` (consecutive; the first may overwrite earlier ones) and then
     /// `hard_state` (skipped when empty or unchanged), in one write, and syncs if `must_sync`
     /// (the `Ready`'s flag). Entries come first so that a torn write never keeps a commit index
-    /// without the entries it covers.
+    /// without the entries it covers; a changed term or vote is also written before them (with
+    /// the old commit index), so that a torn write never keeps entries of a term without the
+    /// term and the vote.
     pub fn save<D: Disk>(
         &mut self,
         disk: &mut D,
@@ -703,12 +705,27 @@ impl Wal {
             );
         }
         let mut bytes = Vec::new();
+        let write_hard_state = !hard_state.is_empty() && *hard_state != self.hard_state;
+        let term_or_vote_changed =
+            hard_state.term != self.hard_state.term || hard_state.vote != self.hard_state.vote;
+        if write_hard_state && term_or_vote_changed && !entries.is_empty() {
+            // A new term and vote must not reach the disk after entries of that term: a torn
+            // write that kept a new leader's first entry but lost its vote for itself would
+            // restart it in its old term, free to vote for another candidate of the new term,
+            // whose entry at the same index would then differ from the one it kept. So they go
+            // first, with the commit index already written; the new commit index goes last,
+            // after the entries it may cover.
+            let term_and_vote = HardState {
+                commit: self.hard_state.commit,
+                ..*hard_state
+            };
+            encode_hard_state(&term_and_vote, &mut bytes);
+        }
         if let Some(marker) = installed {
             encode_marker(marker, SnapshotSource::Leader, &mut bytes);
         }
         encode_entries(entries, &mut bytes)
             .map_err(|(index, size_bytes)| WalError::EntryTooLarge { index, size_bytes })?;
-        let write_hard_state = !hard_state.is_empty() && *hard_state != self.hard_state;
         if write_hard_state {
             encode_hard_state(hard_state, &mut bytes);
         }

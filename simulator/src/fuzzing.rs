@@ -258,6 +258,24 @@ mod tests {
         assert!(report.stats.faults.crashes_during_write > 0);
     }
 
+    /// Found by the fuzzer (`fuzz/seeds/cluster_schedule/d2259f69…`): node 1 removes itself,
+    /// node 2 alone in the new configuration elects itself for term 4 on a tick and dies
+    /// inside the disk write of that `Ready`, so its vote for itself never reached the disk.
+    /// Restarted in term 3, it votes for node 1 in term 4. The oracle had counted node 2's
+    /// leadership from the step it died in and called node 1 a second leader of term 4; only a
+    /// leader that lived through its step counts now. (The same input led to the WAL writing a
+    /// new term and vote before the entries of that term.)
+    #[test]
+    fn a_leadership_won_in_the_step_that_crashed_does_not_count() {
+        let input = include_bytes!(
+            "../../fuzz/seeds/cluster_schedule/d2259f6961a927bff66b06428105d412500ab5c7"
+        );
+        let report = run_tape(input);
+        assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(true));
+        assert!(report.stats.faults.crashes_during_write > 0);
+        assert!(report.stats.faults.membership_changes > 0);
+    }
+
     #[test]
     fn the_configuration_byte_sizes_the_cluster_and_picks_the_faults() {
         assert_eq!(options_for_tape(0).cluster.node_count, 3);

@@ -765,7 +765,8 @@ impl World {
 
     /// Runs the oracles on one node after an input. A node that died inside a disk operation
     /// is judged only up to what it applied: its commit index may cover entries that never
-    /// reached its disk (see `oracles::invariants`).
+    /// reached its disk (see `oracles::invariants`), and a leadership won in that step does
+    /// not count.
     fn observe_node(
         &mut self,
         id: NodeId,
@@ -777,10 +778,13 @@ impl World {
             .expect("the node is up");
         let raft = &node.raw().raft;
         let log = &raft.raft_log;
+        // Leadership won in a step the node died in never left the node: the vote for itself
+        // may not have reached the disk, nothing was sent, and the node restarts as a follower,
+        // perhaps free to vote again in that term. Only a leader that lived through its step
+        // counts.
+        let is_leader = raft.role == StateRole::Leader && !crashed;
         self.invariants
-            .observe_role(id, raft.term, raft.role == StateRole::Leader, |index| {
-                slot(log, index)
-            })?;
+            .observe_role(id, raft.term, is_leader, |index| slot(log, index))?;
         let applied = node.applied_index();
         let commit = if crashed {
             applied.max(self.invariants.node_commit(id))

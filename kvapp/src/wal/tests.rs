@@ -188,6 +188,55 @@ fn every_cut_of_the_tail_keeps_each_complete_record_and_nothing_else() -> Result
     Ok(())
 }
 
+/// Found by the cluster_schedule fuzz target: a node that became the leader of a new term
+/// wrote its first entry and then its hard state; a crash that tore the write between them
+/// kept an entry of a term the node did not know it had voted in.
+#[test]
+fn every_cut_of_a_new_leaders_first_write_keeps_its_vote_with_its_entries() -> Result<(), WalError>
+{
+    let mut disk = MemDisk::new();
+    let mut wal = Wal::create(&mut disk, WalConfig::default())?;
+    let old = HardState {
+        term: 3,
+        vote: 1,
+        commit: 5,
+    };
+    wal.save(&mut disk, &old, &entries(1, 6, 3), true)?;
+    let file = segment_names(&mut disk).remove(0);
+    let before = disk.contents(&file).expect("segment").len();
+    // Elected in term 4 with its own vote: the empty entry of the new term, and a commit.
+    let new = HardState {
+        term: 4,
+        vote: 2,
+        commit: 7,
+    };
+    wal.save(&mut disk, &new, &[entry(7, 4)], true)?;
+    let bytes = disk.contents(&file).expect("segment").to_vec();
+    for cut in before..=bytes.len() {
+        let mut disk = MemDisk::new();
+        disk.put_durable(&file, &bytes[..cut]);
+        let (_, recovered) = reopen(&mut disk, WalConfig::default())
+            .unwrap_or_else(|error| panic!("cut at {cut}: {error}"));
+        let last_term = recovered.entries.last().map_or(0, |entry| entry.term);
+        assert!(
+            recovered.hard_state.term >= last_term,
+            "cut at {cut}: entries of term {last_term} kept with {:?}",
+            recovered.hard_state
+        );
+        if last_term == 4 {
+            assert_eq!(recovered.hard_state.vote, 2, "cut at {cut}");
+        }
+        assert!(
+            recovered.hard_state.commit <= recovered.entries.last().map_or(0, |entry| entry.index),
+            "cut at {cut}: a commit index without its entries"
+        );
+        assert!(recovered.hard_state == old || recovered.hard_state.term == 4);
+    }
+    let (_, whole) = reopen(&mut disk, WalConfig::default())?;
+    assert_eq!(whole.hard_state, new);
+    Ok(())
+}
+
 /// A WAL of several synced segments, and the record offsets in each segment.
 fn several_segments() -> (MemDisk, Vec<(String, Vec<u64>)>) {
     let mut disk = MemDisk::new();
