@@ -200,6 +200,7 @@ pub struct Completion {
 /// What a snapshot's data holds: the store and the membership contexts (peer addresses).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
 struct SnapshotPayload {
+    #[serde(with = "serde_bytes")]
     store: Vec<u8>,
     members: BTreeMap<NodeId, Vec<u8>>,
 }

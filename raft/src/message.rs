@@ -40,6 +40,7 @@ pub struct Entry {
     /// How to read `data`.
     pub entry_type: EntryType,
     /// The payload: application bytes, or a [`ConfChange`] encoded with [`crate::codec`].
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
 }
 
@@ -148,6 +149,7 @@ pub struct SnapshotMetadata {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Snapshot {
     /// The application's serialized state; opaque to Raft.
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
     /// What the snapshot covers.
     pub metadata: SnapshotMetadata,
@@ -204,6 +206,7 @@ pub struct ConfChange {
     /// The operations.
     pub changes: Vec<ConfChangeSingle>,
     /// Opaque application data (raftexample puts the new node's URL here).
+    #[serde(with = "serde_bytes")]
     pub context: Vec<u8>,
 }
 
@@ -384,6 +387,7 @@ pub struct Message {
     /// AppendResponse rejections: the follower's guess of where the logs may match.
     pub reject_hint: Index,
     /// Heartbeats and ReadIndex: the read request context that the round confirms.
+    #[serde(with = "serde_bytes")]
     pub context: Vec<u8>,
 }
 

@@ -737,9 +737,19 @@ impl World {
             bytes,
             latency_ms,
         } = outgoing;
-        // Nodes only send what raft's codec encoded; the decoded copy is only counted.
-        if let Ok(message) = raft::codec::decode_message(&bytes) {
-            self.stats.raft_messages.count_sent(&message);
+        // Nodes only send what raft's codec encoded. Counting needs the type alone, but for an
+        // append response whether it rejects; those are small, so only they are decoded.
+        match raft::codec::peek_message_type(&bytes) {
+            Ok(raft::MessageType::AppendResponse) => {
+                if let Ok(message) = raft::codec::decode_message(&bytes) {
+                    self.stats.raft_messages.count_sent(&message);
+                }
+            }
+            Ok(msg_type) => self
+                .stats
+                .raft_messages
+                .count_sent(&raft::Message::new(msg_type, to, from)),
+            Err(_) => {}
         }
         let arrivals = self
             .network
