@@ -136,7 +136,7 @@ pub fn decode_conf_change(bytes: &[u8]) -> Result<ConfChange, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::{Entry, EntryType, MessageType, Snapshot};
+    use crate::message::{Entry, EntryType, MessageType};
     use proptest::prelude::*;
 
     fn sample_message() -> Message {
@@ -154,7 +154,7 @@ mod tests {
                 data: b"put x 1".to_vec(),
             }],
             commit: 40,
-            snapshot: Some(Snapshot::default()),
+            snapshot: Some(Box::default()),
             reject: false,
             reject_hint: 0,
             context: b"ctx".to_vec(),

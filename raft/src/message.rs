@@ -380,8 +380,9 @@ pub struct Message {
     pub entries: Vec<Entry>,
     /// The sender's commit index (Append, Heartbeat).
     pub commit: Index,
-    /// Snapshot: the snapshot to install.
-    pub snapshot: Option<Snapshot>,
+    /// Snapshot: the snapshot to install. Boxed: few messages carry one, and inline it would
+    /// make every message several times larger to move (the same bytes on the wire).
+    pub snapshot: Option<Box<Snapshot>>,
     /// Responses: whether the request was refused.
     pub reject: bool,
     /// AppendResponse rejections: the follower's guess of where the logs may match.

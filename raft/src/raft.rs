@@ -344,7 +344,7 @@ impl<S: Storage> Raft<S> {
         self.progress_mut(to)
             .become_snapshot(snapshot.metadata.index);
         let mut message = Message::new(MessageType::Snapshot, to, self.id);
-        message.snapshot = Some(snapshot);
+        message.snapshot = Some(Box::new(snapshot));
         self.send(message);
         true
     }
@@ -1274,7 +1274,7 @@ impl<S: Storage> Raft<S> {
             return;
         };
         let mut response = Message::new(MessageType::AppendResponse, from, self.id);
-        response.index = if self.restore(snapshot) {
+        response.index = if self.restore(*snapshot) {
             self.raft_log.last_index()
         } else {
             self.raft_log.committed

@@ -155,14 +155,14 @@ fn snapshot_message(to: u64, index: u64, term: u64, voters: &[u64]) -> Message {
         to,
         from: 1,
         term,
-        snapshot: Some(Snapshot {
+        snapshot: Some(Box::new(Snapshot {
             data: Vec::new(),
             metadata: SnapshotMetadata {
                 conf_state: ConfState::with_voters(voters.iter().copied()),
                 index,
                 term,
             },
-        }),
+        })),
         ..Message::default()
     }
 }
