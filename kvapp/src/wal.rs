@@ -670,27 +670,36 @@ impl Wal {
             marker.index,
             hard_state.commit
         );
-        self.write_records(disk, Some(marker), hard_state, entries, true)
+        self.write_records(
+            disk,
+            Some((marker, SnapshotSource::Leader)),
+            hard_state,
+            entries,
+            true,
+        )
     }
 
-    /// The body of [`Wal::save`] and [`Wal::save_installed_snapshot`]: an optional leader
-    /// snapshot's marker, then entries, then the hard state, as one append.
+    /// The body of every write: an optional snapshot marker, then entries, then the hard
+    /// state, as one append.
     fn write_records<D: Disk>(
         &mut self,
         disk: &mut D,
-        installed: Option<SnapshotMarker>,
+        marker: Option<(SnapshotMarker, SnapshotSource)>,
         hard_state: &HardState,
         entries: &[Entry],
         must_sync: bool,
     ) -> Result<(), WalError> {
-        if let Some(marker) = installed {
+        if let Some((marker, _)) = marker {
             assert!(
                 marker.index > 0,
                 "snapshot marker with index zero: {marker:?}"
             );
         }
         // An installed snapshot ends the log at its index.
-        let log_end = installed.map_or(self.last_index, |marker| marker.index);
+        let log_end = match marker {
+            Some((marker, SnapshotSource::Leader)) => marker.index,
+            Some((_, SnapshotSource::Local)) | None => self.last_index,
+        };
         if let Some(first) = entries.first() {
             // A gap or a broken run would be written faithfully and then refused by recovery
             // as corruption, so it is stopped here, where the bug is.
@@ -721,8 +730,8 @@ impl Wal {
             };
             encode_hard_state(&term_and_vote, &mut bytes);
         }
-        if let Some(marker) = installed {
-            encode_marker(marker, SnapshotSource::Leader, &mut bytes);
+        if let Some((marker, source)) = marker {
+            encode_marker(marker, source, &mut bytes);
         }
         encode_entries(entries, &mut bytes)
             .map_err(|(index, size_bytes)| WalError::EntryTooLarge { index, size_bytes })?;
@@ -738,15 +747,15 @@ impl Wal {
             }
             Ok(())
         })?;
-        if let Some(marker) = installed {
+        if let Some((marker, source)) = marker {
             // After the append: it may have started a new segment.
             let sequence = self.active_segment().sequence;
             self.markers.push(KnownMarker {
                 marker,
-                source: SnapshotSource::Leader,
+                source,
                 sequence,
             });
-            self.last_index = marker.index;
+            self.last_index = log_end;
         }
         if let Some(last) = entries.last() {
             self.last_index = last.index;
@@ -764,23 +773,13 @@ impl Wal {
         disk: &mut D,
         marker: SnapshotMarker,
     ) -> Result<(), WalError> {
-        assert!(
-            marker.index > 0,
-            "snapshot marker with index zero: {marker:?}"
-        );
-        let mut bytes = Vec::new();
-        encode_marker(marker, SnapshotSource::Local, &mut bytes);
-        self.guarded(|wal| {
-            wal.append(disk, &bytes)?;
-            wal.sync(disk)
-        })?;
-        let sequence = self.active_segment().sequence;
-        self.markers.push(KnownMarker {
-            marker,
-            source: SnapshotSource::Local,
-            sequence,
-        });
-        Ok(())
+        self.write_records(
+            disk,
+            Some((marker, SnapshotSource::Local)),
+            &HardState::default(),
+            &[],
+            true,
+        )
     }
 
     /// Removes the segments that restarting from the snapshot at `index` does not need, and

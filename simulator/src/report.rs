@@ -180,12 +180,13 @@ pub struct RaftMessageCounts {
 }
 
 impl RaftMessageCounts {
-    /// Counts one message as it leaves a node.
-    pub fn count_sent(&mut self, message: &raft::Message) {
+    /// Counts one message as it leaves a node, by its type and (for append responses) whether
+    /// it rejects.
+    pub fn count_sent(&mut self, msg_type: raft::MessageType, reject: bool) {
         use raft::MessageType;
-        match message.msg_type {
+        match msg_type {
             MessageType::Snapshot => self.snapshots_sent += 1,
-            MessageType::AppendResponse if message.reject => self.appends_rejected += 1,
+            MessageType::AppendResponse if reject => self.appends_rejected += 1,
             MessageType::RequestPreVote => self.pre_votes_requested += 1,
             MessageType::RequestVote => self.votes_requested += 1,
             MessageType::TimeoutNow => self.timeout_now_sent += 1,

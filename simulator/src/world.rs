@@ -739,17 +739,10 @@ impl World {
         } = outgoing;
         // Nodes only send what raft's codec encoded. Counting needs the type alone, but for an
         // append response whether it rejects; those are small, so only they are decoded.
-        match raft::codec::peek_message_type(&bytes) {
-            Ok(raft::MessageType::AppendResponse) => {
-                if let Ok(message) = raft::codec::decode_message(&bytes) {
-                    self.stats.raft_messages.count_sent(&message);
-                }
-            }
-            Ok(msg_type) => self
-                .stats
-                .raft_messages
-                .count_sent(&raft::Message::new(msg_type, to, from)),
-            Err(_) => {}
+        if let Ok(msg_type) = raft::codec::peek_message_type(&bytes) {
+            let reject = msg_type == raft::MessageType::AppendResponse
+                && raft::codec::decode_message(&bytes).is_ok_and(|message| message.reject);
+            self.stats.raft_messages.count_sent(msg_type, reject);
         }
         let arrivals = self
             .network
