@@ -346,6 +346,17 @@ impl Harness {
         }
         panic!("node {id} never applied its removal");
     }
+
+    /// Steps up to `steps` times until node `id` may leave; whether it may.
+    fn until_may_leave(&mut self, id: NodeId, steps: usize) -> bool {
+        for _ in 0..steps {
+            self.step();
+            if self.nodes[&id].may_leave() {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 #[test]
@@ -408,14 +419,7 @@ fn a_removed_leader_stays_until_the_survivor_knows_the_removal_is_committed() {
     // Healed, the survivor learns the commit (from the removed node, or by leading with its
     // help) and the removed node hears it from a leader: then it may leave.
     harness.cut.clear();
-    let mut left = false;
-    for _ in 0..200 {
-        harness.step();
-        if harness.nodes[&leader].may_leave() {
-            left = true;
-            break;
-        }
-    }
+    let left = harness.until_may_leave(leader, 200);
     assert!(left, "the leader learned that the survivor knows");
     assert!(!harness.nodes[&survivor].is_removed());
     harness.nodes.remove(&leader);
@@ -490,14 +494,7 @@ fn a_removed_leader_that_restarts_from_a_snapshot_of_its_removal_still_finishes_
     assert!(!restarted.may_leave());
 
     harness.cut.clear();
-    let mut left = false;
-    for _ in 0..500 {
-        harness.step();
-        if harness.nodes[&leader].may_leave() {
-            left = true;
-            break;
-        }
-    }
+    let left = harness.until_may_leave(leader, 500);
     assert!(
         left,
         "the removal was finished and the removed node told so"

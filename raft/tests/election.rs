@@ -115,18 +115,9 @@ fn leader_failover_and_the_old_leader_steps_down_after_healing() {
     cluster.campaign(1);
     let old_term = cluster.term(1);
     cluster.isolate(1);
-    let mut new_leader = None;
-    for _ in 0..100 {
-        cluster.tick_all();
-        if let Some(leader) = [2, 3]
-            .into_iter()
-            .find(|&id| cluster.role(id) == StateRole::Leader)
-        {
-            new_leader = Some(leader);
-            break;
-        }
-    }
-    let new_leader = new_leader.expect("a new leader among 2 and 3");
+    let new_leader = cluster
+        .tick_until_one_leads(&[2, 3], 100)
+        .expect("a new leader among 2 and 3");
     assert!(cluster.term(new_leader) > old_term);
     // Without CheckQuorum the old leader does not notice on its own.
     assert_eq!(cluster.role(1), StateRole::Leader);
@@ -148,17 +139,9 @@ fn section_5_1_a_stale_leader_learns_the_newer_term_from_a_follower_it_still_rea
     let mut cluster = Cluster::new(&[1, 2, 3], |_| {});
     cluster.campaign(1);
     cluster.isolate(1);
-    let mut new_leader = None;
-    for _ in 0..100 {
-        cluster.tick_all();
-        new_leader = [2, 3]
-            .into_iter()
-            .find(|&id| cluster.role(id) == StateRole::Leader);
-        if new_leader.is_some() {
-            break;
-        }
-    }
-    let new_leader = new_leader.expect("a new leader among 2 and 3");
+    let new_leader = cluster
+        .tick_until_one_leads(&[2, 3], 100)
+        .expect("a new leader among 2 and 3");
     let follower = if new_leader == 2 { 3 } else { 2 };
     cluster.heal();
     cluster.cut(1, new_leader);

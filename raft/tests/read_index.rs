@@ -405,17 +405,9 @@ fn a_lease_lasts_no_longer_than_the_followers_promise() {
     let timeout = cluster.node(1).raft.election_timeout();
     cluster.tick_all_times(timeout);
     cluster.isolate(1);
-    let mut new_leader = None;
-    for _ in 0..2 * timeout {
-        cluster.tick_all();
-        new_leader = [2, 3]
-            .into_iter()
-            .find(|&id| cluster.role(id) == StateRole::Leader);
-        if new_leader.is_some() {
-            break;
-        }
-    }
-    let new_leader = new_leader.expect("2 or 3 elected");
+    let new_leader = cluster
+        .tick_until_one_leads(&[2, 3], 2 * timeout)
+        .expect("2 or 3 elected");
     assert_eq!(cluster.role(1), StateRole::Leader, "node 1 has not noticed");
     cluster.propose(new_leader, b"new value").unwrap();
     let write_index = cluster.committed(new_leader);
@@ -472,17 +464,9 @@ fn starting_a_transfer_forfeits_the_lease() {
     cluster.tick_all_times(timeout - 3);
     cluster.transfer_leader(1, 2);
     assert_eq!(cluster.node(1).raft.lead_transferee, 2);
-    let mut new_leader = None;
-    for _ in 0..2 * timeout {
-        cluster.tick_all();
-        new_leader = [2, 3]
-            .into_iter()
-            .find(|&id| cluster.role(id) == StateRole::Leader);
-        if new_leader.is_some() {
-            break;
-        }
-    }
-    let new_leader = new_leader.expect("2 or 3 elected");
+    let new_leader = cluster
+        .tick_until_one_leads(&[2, 3], 2 * timeout)
+        .expect("2 or 3 elected");
     assert_eq!(cluster.role(1), StateRole::Leader, "node 1 has not noticed");
     cluster.propose(new_leader, b"new value").unwrap();
     cluster.read_index(1, b"lease").unwrap();

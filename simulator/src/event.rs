@@ -185,6 +185,13 @@ impl EventQueue {
 mod tests {
     use super::*;
 
+    /// Pops everything, as (time, event) in the order popped.
+    fn drain(queue: &mut EventQueue) -> Vec<(u64, Event)> {
+        std::iter::from_fn(|| queue.pop())
+            .map(|scheduled| (scheduled.time_ms, scheduled.event))
+            .collect()
+    }
+
     #[test]
     fn events_come_out_by_time_then_by_scheduling_order() {
         let mut queue = EventQueue::new();
@@ -192,9 +199,7 @@ mod tests {
         queue.push(3, Event::ClientWake { client: 1 });
         queue.push(5, Event::FaultTick);
         queue.push(3, Event::ClientWake { client: 2 });
-        let order: Vec<(u64, Event)> = std::iter::from_fn(|| queue.pop())
-            .map(|scheduled| (scheduled.time_ms, scheduled.event))
-            .collect();
+        let order = drain(&mut queue);
         assert_eq!(
             order,
             vec![
@@ -216,9 +221,7 @@ mod tests {
         queue.push(30, Event::ClientWake { client: 3 });
         queue.push(15, Event::ClientWake { client: 4 });
         queue.push(20, Event::ClientWake { client: 5 });
-        let order: Vec<(u64, Event)> = std::iter::from_fn(|| queue.pop())
-            .map(|scheduled| (scheduled.time_ms, scheduled.event))
-            .collect();
+        let order = drain(&mut queue);
         assert_eq!(
             order,
             vec![

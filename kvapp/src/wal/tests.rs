@@ -38,6 +38,18 @@ fn reopen(disk: &mut MemDisk, config: WalConfig) -> Result<(Wal, Recovered), Wal
     Wal::open(disk, config, newest)
 }
 
+/// Saves entries `1..=last` of term 1, one synced write each, each committing the one before.
+fn save_one_entry_per_write(
+    wal: &mut Wal,
+    disk: &mut MemDisk,
+    last: Index,
+) -> Result<(), WalError> {
+    for index in 1..=last {
+        wal.save(disk, &hard_state(1, index - 1), &[entry(index, 1)], true)?;
+    }
+    Ok(())
+}
+
 fn segment_names(disk: &mut MemDisk) -> Vec<String> {
     disk.list()
         .expect("list")
@@ -241,15 +253,7 @@ fn every_cut_of_a_new_leaders_first_write_keeps_its_vote_with_its_entries() -> R
 fn several_segments() -> (MemDisk, Vec<(String, Vec<u64>)>) {
     let mut disk = MemDisk::new();
     let mut wal = Wal::create(&mut disk, small_segments()).expect("create");
-    for index in 1..=12 {
-        wal.save(
-            &mut disk,
-            &hard_state(1, index - 1),
-            &[entry(index, 1)],
-            true,
-        )
-        .expect("save");
-    }
+    save_one_entry_per_write(&mut wal, &mut disk, 12).expect("save");
     assert!(wal.segment_count() >= 3, "the test wants several segments");
     let names = segment_names(&mut disk);
     let last = names.len() - 1;
@@ -359,14 +363,7 @@ fn a_missing_middle_segment_is_corruption() -> Result<(), WalError> {
 fn segments_rotate_and_release_keeps_what_recovery_needs() -> Result<(), WalError> {
     let mut disk = MemDisk::new();
     let mut wal = Wal::create(&mut disk, small_segments())?;
-    for index in 1..=40 {
-        wal.save(
-            &mut disk,
-            &hard_state(1, index - 1),
-            &[entry(index, 1)],
-            true,
-        )?;
-    }
+    save_one_entry_per_write(&mut wal, &mut disk, 40)?;
     let before = wal.segment_count();
     assert!(before >= 5, "only {before} segments");
     assert_eq!(segment_names(&mut disk).len(), before);
@@ -408,14 +405,7 @@ fn segments_rotate_and_release_keeps_what_recovery_needs() -> Result<(), WalErro
 fn release_keeps_every_entry_after_a_snapshot_older_than_the_log_end() -> Result<(), WalError> {
     let mut disk = MemDisk::new();
     let mut wal = Wal::create(&mut disk, small_segments())?;
-    for index in 1..=40 {
-        wal.save(
-            &mut disk,
-            &hard_state(1, index - 1),
-            &[entry(index, 1)],
-            true,
-        )?;
-    }
+    save_one_entry_per_write(&mut wal, &mut disk, 40)?;
     // Applying lagged: the snapshot at 5 is recorded while the last segment starts far later.
     wal.save_snapshot_marker(&mut disk, SnapshotMarker { index: 5, term: 1 })?;
     wal.release_to(&mut disk, 5)?;
@@ -461,7 +451,7 @@ fn a_leader_snapshot_interrupted_before_its_hard_state_is_cut_away() -> Result<(
     // to disk, the hard state did not.
     wal.write_records(
         &mut disk,
-        Some(snapshot),
+        Some((snapshot, SnapshotSource::Leader)),
         &HardState::default(),
         &entries(51, 52, 2),
         true,
@@ -503,14 +493,7 @@ fn a_leader_snapshot_install_recovers_from_a_crash_at_any_step_at_any_fill() -> 
         for budget in 0.. {
             let mut disk = MemDisk::new();
             let mut wal = Wal::create(&mut disk, small_segments())?;
-            for index in 1..saved {
-                wal.save(
-                    &mut disk,
-                    &hard_state(1, index - 1),
-                    &[entry(index, 1)],
-                    true,
-                )?;
-            }
+            save_one_entry_per_write(&mut wal, &mut disk, saved - 1)?;
             let padded = Entry {
                 data: vec![b'p'; padding],
                 ..entry(saved, 1)
@@ -572,7 +555,10 @@ fn an_uncommitted_marker_before_the_tail_is_corruption() -> Result<(), WalError>
     // API refuses that) and goes on.
     wal.write_records(
         &mut disk,
-        Some(SnapshotMarker { index: 50, term: 2 }),
+        Some((
+            SnapshotMarker { index: 50, term: 2 },
+            SnapshotSource::Leader,
+        )),
         &HardState::default(),
         &[],
         true,

@@ -594,6 +594,21 @@ impl Cluster {
         panic!("no leader elected within 1000 ticks");
     }
 
+    /// Ticks every node, up to `ticks` times, until one of `candidates` leads; returns it.
+    pub fn tick_until_one_leads(&mut self, candidates: &[NodeId], ticks: usize) -> Option<NodeId> {
+        for _ in 0..ticks {
+            self.tick_all();
+            let leader = candidates
+                .iter()
+                .copied()
+                .find(|&id| self.role(id) == StateRole::Leader);
+            if leader.is_some() {
+                return leader;
+            }
+        }
+        None
+    }
+
     /// Makes `id` campaign and delivers the election.
     pub fn campaign(&mut self, id: NodeId) {
         let _ = self.node_mut(id).campaign();
