@@ -514,6 +514,9 @@ fn cut_unfinished_install(scan: &mut Scan) -> Result<(), WalError> {
     Ok(())
 }
 
+/// The largest write buffer [`Wal`] keeps for the next write.
+const WRITE_BUFFER_KEPT_BYTES_MAX: usize = 1 << 20;
+
 /// The write-ahead log of one node; see the module docs.
 #[derive(Debug)]
 pub struct Wal {
@@ -536,6 +539,9 @@ pub struct Wal {
     markers: Vec<KnownMarker>,
     /// Set when a write failed; see [`WalError::Poisoned`].
     poisoned: bool,
+    /// The records of one write are framed here; kept between writes so that its capacity is
+    /// reused rather than grown again on every write.
+    write_buffer: Vec<u8>,
 }
 
 impl Wal {
@@ -569,6 +575,7 @@ impl Wal {
             hard_state: HardState::default(),
             markers: Vec::new(),
             poisoned: false,
+            write_buffer: Vec::new(),
         })
     }
 
@@ -627,6 +634,7 @@ impl Wal {
             hard_state: replayed.hard_state,
             markers: replayed.markers,
             poisoned: false,
+            write_buffer: Vec::new(),
         };
         Ok((wal, recovered))
     }
@@ -713,7 +721,8 @@ impl Wal {
                 log_end
             );
         }
-        let mut bytes = Vec::new();
+        let mut bytes = std::mem::take(&mut self.write_buffer);
+        bytes.clear();
         let write_hard_state = !hard_state.is_empty() && *hard_state != self.hard_state;
         let term_or_vote_changed =
             hard_state.term != self.hard_state.term || hard_state.vote != self.hard_state.vote;
@@ -747,6 +756,10 @@ impl Wal {
             }
             Ok(())
         })?;
+        // A rare large write (a burst of big entries) does not pin its buffer.
+        if bytes.capacity() <= WRITE_BUFFER_KEPT_BYTES_MAX {
+            self.write_buffer = bytes;
+        }
         if let Some((marker, source)) = marker {
             // After the append: it may have started a new segment.
             let sequence = self.active_segment().sequence;
