@@ -76,6 +76,7 @@ determinism:
 bench:
 	$(RAFTSIM) bench
 	$(CARGO) bench -p raft --bench propose
+	$(CARGO) bench -p raft --bench codec
 	$(CARGO) bench -p simulator --bench checker
 
 ## bench-compare: propose→commit on our raft against tikv's raft-rs 0.7, interleaved in one run,

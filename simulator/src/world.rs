@@ -737,11 +737,9 @@ impl World {
             bytes,
             latency_ms,
         } = outgoing;
-        // Nodes only send what raft's codec encoded. Counting needs the type alone, but for an
-        // append response whether it rejects; those are small, so only they are decoded.
-        if let Ok(msg_type) = raft::codec::peek_message_type(&bytes) {
-            let reject = msg_type == raft::MessageType::AppendResponse
-                && raft::codec::decode_message(&bytes).is_ok_and(|message| message.reject);
+        // Nodes only send what raft's codec encoded; counting reads the type and reject flag
+        // without decoding the rest.
+        if let Ok((msg_type, reject)) = raft::codec::peek_message_type_and_reject(&bytes) {
             self.stats.raft_messages.count_sent(msg_type, reject);
         }
         let arrivals = self

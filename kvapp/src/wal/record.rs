@@ -89,12 +89,26 @@ pub(crate) enum FrameProblem {
 
 /// Appends one framed record to `out`.
 pub(crate) fn encode_record(record_type: RecordType, payload: &[u8], out: &mut Vec<u8>) {
+    encode_record_with(record_type, out, |out| out.extend_from_slice(payload));
+}
+
+/// Appends one framed record to `out` whose payload `encode_payload` appends in place: the
+/// header's room is taken first and filled in once the payload's length and checksum are
+/// known, so no payload is encoded into a buffer of its own and copied.
+fn encode_record_with(
+    record_type: RecordType,
+    out: &mut Vec<u8>,
+    encode_payload: impl FnOnce(&mut Vec<u8>),
+) {
+    let header_start = out.len();
+    out.resize(header_start + RECORD_HEADER_SIZE_BYTES, 0);
+    encode_payload(out);
+    let (header, payload) = out[header_start..].split_at_mut(RECORD_HEADER_SIZE_BYTES);
     assert!(
         payload.len() <= RECORD_PAYLOAD_SIZE_BYTES_MAX,
         "record payload of {} bytes exceeds the maximum {RECORD_PAYLOAD_SIZE_BYTES_MAX}",
         payload.len()
     );
-    let mut header = [0u8; RECORD_HEADER_SIZE_BYTES];
     let length = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     header[LENGTH_OFFSET..TYPE_OFFSET].copy_from_slice(&length.to_le_bytes());
     header[TYPE_OFFSET] = record_type as u8;
@@ -102,8 +116,6 @@ pub(crate) fn encode_record(record_type: RecordType, payload: &[u8], out: &mut V
         .copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
     let header_checksum = crc32fast::hash(&header[..HEADER_CHECKSUM_OFFSET]);
     header[HEADER_CHECKSUM_OFFSET..].copy_from_slice(&header_checksum.to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(payload);
 }
 
 /// Appends entries records for `entries` to `out`, as few as the size limit allows.
@@ -129,9 +141,10 @@ pub(crate) fn encode_entries(entries: &[Entry], out: &mut Vec<u8>) -> Result<(),
             return Err((entry.index, entry.data.len()));
         }
         let batch = &entries[start..end];
-        let hint = 16 + batch.iter().map(codec::entry_size_hint).sum::<usize>();
-        let payload = codec::encode_with_capacity(&batch, hint);
-        encode_record(RecordType::Entries, &payload, out);
+        out.reserve(RECORD_HEADER_SIZE_BYTES + size_bound);
+        encode_record_with(RecordType::Entries, out, |out| {
+            codec::encode_entries_into(batch, out)
+        });
         start = end;
     }
     Ok(())
@@ -139,7 +152,9 @@ pub(crate) fn encode_entries(entries: &[Entry], out: &mut Vec<u8>) -> Result<(),
 
 /// Appends a hard state record to `out`.
 pub(crate) fn encode_hard_state(hard_state: &HardState, out: &mut Vec<u8>) {
-    encode_record(RecordType::HardState, &codec::encode(hard_state), out);
+    encode_record_with(RecordType::HardState, out, |out| {
+        codec::encode_hard_state_into(hard_state, out)
+    });
 }
 
 /// Appends a snapshot marker record to `out`.
@@ -219,12 +234,12 @@ pub(crate) fn find_valid_frame_after(bytes: &[u8], offset: usize) -> Option<usiz
 fn decode_payload(record_type: RecordType, payload: &[u8]) -> Result<Record, Corruption> {
     match record_type {
         RecordType::Entries => {
-            let entries: Vec<Entry> = codec::decode(payload).map_err(Corruption::Undecodable)?;
+            let entries = codec::decode_entries(payload).map_err(Corruption::Undecodable)?;
             validate_entries(&entries)?;
             Ok(Record::Entries(entries))
         }
         RecordType::HardState => Ok(Record::HardState(
-            codec::decode(payload).map_err(Corruption::Undecodable)?,
+            codec::decode_hard_state(payload).map_err(Corruption::Undecodable)?,
         )),
         RecordType::SnapshotMarker => {
             let payload: MarkerPayload = codec::decode(payload).map_err(Corruption::Undecodable)?;
