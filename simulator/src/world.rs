@@ -139,6 +139,8 @@ pub struct World {
     reference: Reference,
     /// Every entry seen appended anywhere, by (index, term), to feed the reference.
     archive: FxHashMap<(Index, Term), Entry>,
+    /// An empty outbox kept for swapping with a node's after each step.
+    spare_outbox: Vec<Outgoing>,
     history: History,
     requests: FxHashMap<(NodeId, u64, RequestId), PendingRequest>,
     trace: Trace,
@@ -264,6 +266,7 @@ impl World {
             },
             started: None,
             current_node: None,
+            spare_outbox: Vec::new(),
             scheduled: matches!(plan.faults, FaultPlan::Scheduled(_)),
             ticks: match plan.faults {
                 FaultPlan::Random => Vec::new(),
@@ -703,7 +706,11 @@ impl World {
                 .into());
             }
         }
-        let outbox = std::mem::take(
+        // Swapped with the world's spare vector rather than taken, so that neither side
+        // allocates a new outbox on every step.
+        let mut outbox = std::mem::take(&mut self.spare_outbox);
+        std::mem::swap(
+            &mut outbox,
             &mut self.processes[id as usize - 1]
                 .node_mut()
                 .expect("the node is up")
@@ -712,9 +719,10 @@ impl World {
         );
         // The fsync time of this burst delayed what it sent; the next burst starts afresh.
         self.processes[id as usize - 1].io.take_latency_ms();
-        for outgoing in outbox {
+        for outgoing in outbox.drain(..) {
             self.send(id, outgoing);
         }
+        self.spare_outbox = outbox;
         self.observe_node(id, crashed, &capture)?;
         self.route_completions(id)?;
         if !crashed && self.applied_own_removal(id) && self.may_leave(id) {
@@ -737,9 +745,12 @@ impl World {
             bytes,
             latency_ms,
         } = outgoing;
-        // Nodes only send what raft's codec encoded; counting reads the type and reject flag
-        // without decoding the rest.
-        if let Ok((msg_type, reject)) = raft::codec::peek_message_type_and_reject(&bytes) {
+        // Nodes only send what raft's codec encoded; counting reads the type, and for an
+        // append response the reject flag, without decoding the rest.
+        if let Ok(msg_type) = raft::codec::peek_message_type(&bytes) {
+            let reject = msg_type == raft::MessageType::AppendResponse
+                && raft::codec::peek_message_type_and_reject(&bytes)
+                    .is_ok_and(|(_, reject)| reject);
             self.stats.raft_messages.count_sent(msg_type, reject);
         }
         let arrivals = self
