@@ -126,6 +126,46 @@ fn digest(entry: &Entry) -> EntryDigest {
     }
 }
 
+/// Entries seen appended anywhere, by (index, term), kept until the reference has applied their
+/// index: a run's memory then grows with its uncommitted tail, not with its length.
+#[derive(Debug)]
+struct Archive {
+    entries: FxHashMap<(Index, Term), Entry>,
+    /// Entries at or below the reference's applied index are dropped when the map reaches this
+    /// size; the bound then doubles over what is left, so pruning costs amortised constant time.
+    prune_at: usize,
+}
+
+impl Default for Archive {
+    fn default() -> Archive {
+        Archive {
+            entries: FxHashMap::default(),
+            prune_at: ARCHIVE_PRUNE_AT_MIN,
+        }
+    }
+}
+
+/// The smallest size at which [`Archive`] prunes.
+const ARCHIVE_PRUNE_AT_MIN: usize = 1024;
+
+impl Archive {
+    /// Keeps `entry` unless the reference, at `applied`, is past it.
+    fn keep(&mut self, entry: &Entry, applied: Index) {
+        if entry.index > applied {
+            self.entries
+                .entry((entry.index, entry.term))
+                .or_insert_with(|| entry.clone());
+        }
+    }
+
+    fn prune(&mut self, applied: Index) {
+        if self.entries.len() >= self.prune_at {
+            self.entries.retain(|&(index, _), _| index > applied);
+            self.prune_at = (2 * self.entries.len()).max(ARCHIVE_PRUNE_AT_MIN);
+        }
+    }
+}
+
 /// One simulated run.
 pub struct World {
     options: RunOptions,
@@ -137,8 +177,8 @@ pub struct World {
     faults: FaultInjector,
     invariants: Invariants,
     reference: Reference,
-    /// Every entry seen appended anywhere, by (index, term), to feed the reference.
-    archive: FxHashMap<(Index, Term), Entry>,
+    /// The entries seen appended anywhere that the reference may still need.
+    archive: Archive,
     /// An empty outbox kept for swapping with a node's after each step.
     spare_outbox: Vec<Outgoing>,
     history: History,
@@ -250,7 +290,7 @@ impl World {
             faults,
             invariants: Invariants::new(node_count as usize),
             reference: Reference::new(options.workload.client_count),
-            archive: FxHashMap::default(),
+            archive: Archive::default(),
             history: History::default(),
             requests: FxHashMap::default(),
             trace: Trace::new(print_trace),
@@ -668,10 +708,9 @@ impl World {
             return Ok(());
         };
         let previous_term = log.term(first.index - 1).unwrap_or(0);
+        let applied = self.reference.applied();
         for entry in entries {
-            self.archive
-                .entry((entry.index, entry.term))
-                .or_insert_with(|| entry.clone());
+            self.archive.keep(entry, applied);
         }
         self.invariants
             .observe_appended(id, previous_term, entries.iter().map(digest))
@@ -842,13 +881,14 @@ impl World {
             else {
                 break;
             };
-            match self.archive.get(&(index, term)) {
+            match self.archive.entries.get(&(index, term)) {
                 Some(entry) => self.reference.apply(entry)?,
                 None => self.reference.stall(format!(
                     "committed entry ({index}, term {term}) was never seen appended"
                 )),
             }
         }
+        self.archive.prune(self.reference.applied());
         Ok(())
     }
 
@@ -1004,10 +1044,9 @@ impl World {
             .slice(first, log.last_index() + 1, u64::MAX)
             .unwrap_or_default();
         let previous_term = log.term(first - 1).unwrap_or(0);
+        let applied = self.reference.applied();
         for entry in &entries {
-            self.archive
-                .entry((entry.index, entry.term))
-                .or_insert_with(|| entry.clone());
+            self.archive.keep(entry, applied);
         }
         self.invariants.observe_restart(
             id,
@@ -1678,5 +1717,43 @@ impl World {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(index: Index, term: Term) -> Entry {
+        Entry {
+            index,
+            term,
+            ..Entry::default()
+        }
+    }
+
+    #[test]
+    fn the_archive_forgets_what_the_reference_applied_and_only_that() {
+        let mut archive = Archive::default();
+        let count = ARCHIVE_PRUNE_AT_MIN as Index + 10;
+        for index in 1..=count {
+            archive.keep(&entry(index, 1), 0);
+        }
+        // A second entry at an index, from another term, is kept beside the first.
+        archive.keep(&entry(count, 2), 0);
+        archive.prune(count - 5);
+        let mut left: Vec<(Index, Term)> = archive.entries.keys().copied().collect();
+        left.sort_unstable();
+        let mut expected: Vec<(Index, Term)> = (count - 4..=count)
+            .map(|index| (index, 1))
+            .chain([(count, 2)])
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(left, expected);
+        // Below the bound nothing is scanned again, and applied entries are not taken back.
+        archive.keep(&entry(3, 1), count - 5);
+        archive.prune(count);
+        assert_eq!(archive.entries.len(), 6);
+        assert!(!archive.entries.contains_key(&(3, 1)));
     }
 }
