@@ -30,8 +30,9 @@ const NODE_COUNTS: [u64; 8] = [3, 3, 3, 3, 5, 5, 5, 1];
 const PRE_VOTE_OFF: u8 = 1 << 3;
 /// Bit 4 turns CheckQuorum off (Raft thesis §6.2).
 const CHECK_QUORUM_OFF: u8 = 1 << 4;
-/// Bit 5 trades membership changes for disk corruption (the fault atlas that keeps corruption
-/// off a quorum assumes a fixed membership, so the two never run together). (Until raft
+/// Bit 5 trades membership changes for disk corruption (the two stay apart, as when the target
+/// was written and the fault atlas assumed a fixed membership, so that saved inputs replay as
+/// they did). (Until raft
 /// answered requests from an old term with its own, membership changes ran only with
 /// CheckQuorum on: without it a removed leader that never learned of its removal could lead a
 /// term of its own forever.)

@@ -176,7 +176,8 @@ pub struct FaultOptions {
     /// A random running node starts an election at once, whatever its timers say.
     pub forced_election_probability: f64,
     /// The leader is asked to remove a voter, or to add back a removed node (with an empty
-    /// disk). Keep disk corruption off with it: the fault atlas assumes a fixed membership.
+    /// disk). With disk corruption on, only changes that keep the nodes the fault atlas may
+    /// damage a minority of the new configuration are drawn.
     pub membership_change_probability: f64,
 }
 

@@ -100,7 +100,8 @@ pub fn draw(seed: u64) -> RunOptions {
     workload.retry_delay_ms = rng.between(5, 100);
 
     // Drawn last, so that adding it left every earlier draw of a seed as it was. Off with disk
-    // corruption: the fault atlas keeps damage to a minority of a fixed membership.
+    // corruption, as when it was added (the fault atlas then assumed a fixed membership), so
+    // that every seed still draws the run it always drew; `--set` combines the two.
     let membership = rng.chance(0.3) && options.disk.corruption_probability == 0.0;
     options.faults.membership_change_probability = if membership {
         0.05 + 0.3 * rng.unit()

@@ -1478,6 +1478,35 @@ impl World {
         } else {
             Vec::new()
         };
+        // With disk corruption on, the nodes it may damage must stay a minority of every
+        // configuration, or destroyed disks could leave no healthy quorum; the fault atlas
+        // only keeps them a minority of the initial one.
+        let (removable, outsiders) = if self.options.disk.corruption_probability > 0.0 {
+            let corruptible = self.faults.corruptible();
+            let keeps_a_healthy_quorum = |voters: &[NodeId]| {
+                let damaged = voters.iter().filter(|id| corruptible.contains(id)).count();
+                damaged * 2 < voters.len()
+            };
+            let removable = removable
+                .into_iter()
+                .filter(|&id| {
+                    let rest: Vec<NodeId> =
+                        conf.voters.iter().copied().filter(|&v| v != id).collect();
+                    keeps_a_healthy_quorum(&rest)
+                })
+                .collect();
+            let outsiders = outsiders
+                .into_iter()
+                .filter(|&id| {
+                    let mut grown = conf.voters.clone();
+                    grown.push(id);
+                    keeps_a_healthy_quorum(&grown)
+                })
+                .collect();
+            (removable, outsiders)
+        } else {
+            (removable, outsiders)
+        };
         Some((leader, removable, outsiders))
     }
 

@@ -229,3 +229,27 @@ fn the_stale_term_and_forgotten_removal_seeds_pass() {
         assert!(report.stats.faults.membership_changes > 0, "seed {seed}");
     }
 }
+
+/// Membership changes with disk corruption on: every change keeps the nodes the atlas may
+/// damage a minority of the new configuration, so destroyed disks never leave a configuration
+/// without a healthy quorum. Each seed failed the liveness phase before that rule, with nodes
+/// destroyed and nodes removed.
+#[test]
+fn membership_changes_keep_the_damaged_disks_a_minority() {
+    for seed in [87, 278, 496, 530] {
+        let options = options_for(
+            seed,
+            true,
+            &settings(&["faults.membership_change_probability=0.3"]),
+        )
+        .unwrap();
+        assert!(options.disk.corruption_probability > 0.0, "seed {seed}");
+        let report = run_seed(&options, false, false);
+        assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
+        let faults = &report.stats.faults;
+        assert!(
+            faults.destroyed_nodes > 0 && faults.nodes_removed > 0,
+            "seed {seed} no longer destroys and removes nodes: {faults:?}"
+        );
+    }
+}
