@@ -177,17 +177,26 @@ impl Store {
 
     fn execute(&mut self, operation: &Operation) -> Reply {
         match operation {
+            // Existing keys are updated in place: no copy of the key, and for appends none of
+            // the old value but the reply's.
             Operation::Put { key, value } => Reply::Written {
-                previous: self.values.insert(key.clone(), value.clone()),
+                previous: match self.values.get_mut(key) {
+                    Some(slot) => Some(std::mem::replace(slot, value.clone())),
+                    None => self.values.insert(key.clone(), value.clone()),
+                },
             },
             Operation::Get { key } => Reply::Value {
                 value: self.values.get(key).cloned(),
             },
             Operation::Append { key, value } => {
-                let previous = self.values.get(key).cloned();
-                let mut updated = previous.clone().unwrap_or_default();
-                updated.push_str(value);
-                self.values.insert(key.clone(), updated);
+                let previous = match self.values.get_mut(key) {
+                    Some(slot) => {
+                        let previous = slot.clone();
+                        slot.push_str(value);
+                        Some(previous)
+                    }
+                    None => self.values.insert(key.clone(), value.clone()),
+                };
                 Reply::Written { previous }
             }
             Operation::Delete { key } => Reply::Written {
@@ -198,11 +207,15 @@ impl Store {
                 expected,
                 value,
             } => {
-                let previous = self.values.get(key).cloned();
-                let swapped = previous == *expected;
-                if swapped {
-                    self.values.insert(key.clone(), value.clone());
-                }
+                let swapped = self.values.get(key) == expected.as_ref();
+                let previous = if swapped {
+                    match self.values.get_mut(key) {
+                        Some(slot) => Some(std::mem::replace(slot, value.clone())),
+                        None => self.values.insert(key.clone(), value.clone()),
+                    }
+                } else {
+                    self.values.get(key).cloned()
+                };
                 Reply::CompareAndSet { swapped, previous }
             }
         }
