@@ -177,18 +177,14 @@ impl Store {
 
     fn execute(&mut self, operation: &Operation) -> Reply {
         match operation {
-            // Existing keys are updated in place: no copy of the key, and for appends none of
-            // the old value but the reply's.
             Operation::Put { key, value } => Reply::Written {
-                previous: match self.values.get_mut(key) {
-                    Some(slot) => Some(std::mem::replace(slot, value.clone())),
-                    None => self.values.insert(key.clone(), value.clone()),
-                },
+                previous: self.set(key, value),
             },
             Operation::Get { key } => Reply::Value {
                 value: self.values.get(key).cloned(),
             },
             Operation::Append { key, value } => {
+                // An existing value grows in place; only the reply copies the old one.
                 let previous = match self.values.get_mut(key) {
                     Some(slot) => {
                         let previous = slot.clone();
@@ -209,15 +205,21 @@ impl Store {
             } => {
                 let swapped = self.values.get(key) == expected.as_ref();
                 let previous = if swapped {
-                    match self.values.get_mut(key) {
-                        Some(slot) => Some(std::mem::replace(slot, value.clone())),
-                        None => self.values.insert(key.clone(), value.clone()),
-                    }
+                    self.set(key, value)
                 } else {
                     self.values.get(key).cloned()
                 };
                 Reply::CompareAndSet { swapped, previous }
             }
+        }
+    }
+
+    /// Sets `key` to `value` and returns the value it replaced. An existing key is updated in
+    /// place, without a copy of the key.
+    fn set(&mut self, key: &str, value: &str) -> Option<String> {
+        match self.values.get_mut(key) {
+            Some(slot) => Some(std::mem::replace(slot, value.to_string())),
+            None => self.values.insert(key.to_string(), value.to_string()),
         }
     }
 
