@@ -167,25 +167,15 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
 /// Encodes a message for the wire: the same bytes as [`encode`], written by hand.
 pub fn encode_message(message: &Message) -> Vec<u8> {
     let mut out = Vec::with_capacity(message_size_hint(message));
-    write_message(message, &mut out);
-    out
-}
-
-/// Appends the encoding of `message`, version byte included, to `out`.
-pub fn encode_message_into(message: &Message, out: &mut Vec<u8>) {
-    out.reserve(message_size_hint(message));
-    write_message(message, out);
-}
-
-fn write_message(message: &Message, out: &mut Vec<u8>) {
-    encode_into(out, |writer| {
+    encode_into(&mut out, |writer| {
         writer.byte(CODEC_VERSION);
         layout::write_message(writer, message);
     });
+    out
 }
 
 /// An upper-bound guess of an entry's encoded size: its payload plus the varints around it.
-pub fn entry_size_hint(entry: &Entry) -> usize {
+fn entry_size_hint(entry: &Entry) -> usize {
     entry.data.len() + 24
 }
 
