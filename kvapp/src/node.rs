@@ -749,7 +749,8 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             self.raw.storage_mut().set_hard_state(hard_state);
         }
         // 2. Send.
-        for message in std::mem::take(&mut ready.messages) {
+        let mut messages = std::mem::take(&mut ready.messages);
+        for message in messages.drain(..) {
             let to = message.to;
             let is_snapshot = message.msg_type == raft::MessageType::Snapshot;
             self.transport.send(to, codec::encode_message(&message));
@@ -760,6 +761,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
                 self.raw.report_snapshot(to, true);
             }
         }
+        self.raw.recycle_messages(messages);
         // 3. Apply.
         if let Some(snapshot) = ready.snapshot.take() {
             self.apply_snapshot(snapshot)?;

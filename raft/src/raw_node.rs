@@ -258,6 +258,17 @@ impl<S: Storage> RawNode<S> {
         ready
     }
 
+    /// Hands back a `Ready`'s message vector once its messages are sent, so that the next
+    /// `Ready` reuses its allocation instead of growing a new one from empty. Optional: a
+    /// caller that drops the vector loses nothing but the allocation. Whatever the vector
+    /// still holds is dropped, never sent.
+    pub fn recycle_messages(&mut self, mut messages: Vec<Message>) {
+        messages.clear();
+        if self.raft.messages.is_empty() && self.raft.messages.capacity() < messages.capacity() {
+            self.raft.messages = messages;
+        }
+    }
+
     /// Acknowledges that the last [`Ready`] was handled: persisted, sent and applied.
     pub fn advance(&mut self) {
         let record = self.outstanding.take().unwrap_or_else(|| {

@@ -422,3 +422,46 @@ fn a_follower_whose_whole_inflight_window_was_lost_catches_up_after_a_heartbeat(
     assert_eq!(cluster.last_index(2), cluster.last_index(1));
     assert_eq!(cluster.applied_data(2).len(), 7);
 }
+
+#[test]
+fn a_recycled_message_vector_carries_the_next_ready_and_loses_no_pending_message() {
+    let mut cluster = Cluster::new(&[1, 2, 3], |_| {});
+    let leader = cluster.elect_any();
+    cluster.deliver_all();
+    let node = cluster.node_mut(leader);
+    node.propose(b"first".to_vec()).unwrap();
+    let ready = node.ready();
+    assert_eq!(ready.messages.len(), 2, "a message per follower");
+    let mut messages = ready.messages;
+    messages.clear();
+    messages.reserve(64);
+    let capacity = messages.capacity();
+    let reused = messages.as_ptr();
+    node.advance();
+    node.recycle_messages(messages);
+    node.propose(b"second".to_vec()).unwrap();
+    let ready = node.ready();
+    assert_eq!(ready.messages.len(), 2);
+    assert_eq!(
+        (ready.messages.as_ptr(), ready.messages.capacity()),
+        (reused, capacity),
+        "the next Ready's messages live in the recycled allocation"
+    );
+    node.advance();
+
+    // Handing back a vector while messages are already queued keeps them, and anything left
+    // in the handed-back vector is dropped, not sent.
+    node.propose(b"third".to_vec()).unwrap();
+    let mut leftover = vec![Message::new(MessageType::Heartbeat, 99, leader)];
+    leftover.reserve(16);
+    node.recycle_messages(leftover);
+    let ready = node.ready();
+    let mut recipients: Vec<u64> = ready.messages.iter().map(|message| message.to).collect();
+    recipients.sort_unstable();
+    let followers: Vec<u64> = [1, 2, 3].into_iter().filter(|&id| id != leader).collect();
+    assert_eq!(
+        recipients, followers,
+        "the queued messages, and nothing for node 99"
+    );
+    node.advance();
+}
