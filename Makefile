@@ -72,9 +72,13 @@ determinism:
 	$(RAFTSIM) sweep --swarm --seeds $(DETERMINISM_SEEDS) --jobs $(JOBS) --check-determinism
 
 ## bench: the simulator's speed (steady load, messages per second, swarm seeds per core-minute),
-## criterion benchmarks and the checker's comparison against porcupine.
+## criterion benchmarks and the checker's comparison against porcupine. The steady load runs
+## BENCH_REPEAT times (median and best); BENCH_AGAINST=path/to/an/older/raftsim interleaves that
+## binary's runs with these and prints the ratios, pair by pair.
+BENCH_REPEAT ?= 5
+BENCH_AGAINST ?=
 bench:
-	$(RAFTSIM) bench
+	$(RAFTSIM) bench --repeat $(BENCH_REPEAT) $(if $(BENCH_AGAINST),--against $(BENCH_AGAINST))
 	$(CARGO) bench -p raft --bench propose
 	$(CARGO) bench -p raft --bench codec
 	$(CARGO) bench -p simulator --bench checker

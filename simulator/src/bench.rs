@@ -6,6 +6,10 @@
 //!    (goal at least 1,000,000).
 //! 3. Short swarm seeds (2 s fault window, then the liveness phase and every check) per
 //!    core-minute (goal at least 3000).
+//!
+//! Wall time on a shared machine is noisy, so the steady run can be repeated (the figures are
+//! then the median and the best) and interleaved with another `raftsim` binary's runs, a
+//! baseline measured in the same stretch of time: see [`Comparison`].
 
 use std::time::Instant;
 
@@ -16,31 +20,166 @@ use crate::report::{Class, Verdict};
 use crate::run::{options_for, run_seed};
 use crate::world::World;
 
+/// One steady-load run.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SteadyRun {
+    /// Simulated time over wall time.
+    pub speedup: f64,
+    /// Delivered messages per wall second.
+    pub messages_per_second: f64,
+}
+
+/// The swarm part.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct SwarmRun {
+    /// Short swarm seeds per core-minute.
+    pub seeds_per_core_minute: f64,
+    /// Seeds that did not pass (known bugs included).
+    pub failures: u64,
+}
+
 /// The three figures.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchFigures {
-    /// Simulated time over wall time under steady load.
+    /// Simulated time over wall time under steady load (the median of the runs).
     pub steady_speedup: f64,
-    /// Delivered messages per wall second under steady load.
+    /// Delivered messages per wall second under steady load (the median of the runs).
     pub messages_per_second: f64,
     /// Short swarm seeds per core-minute.
     pub swarm_seeds_per_core_minute: f64,
     /// Seeds of the swarm part that did not pass (known bugs included).
     pub swarm_failures: u64,
+    /// Every steady-load run, in order.
+    pub steady_runs: Vec<SteadyRun>,
+    /// The baseline binary's figures, when there was one.
+    pub against: Option<Comparison>,
+}
+
+/// Another `raftsim` binary measured in turns with this one: its steady runs alternate with
+/// ours (theirs first in each pair) and its swarm part follows ours, so that both see the same
+/// machine load; the ratios are ours over theirs, pair by pair.
+#[derive(Clone, Debug, Serialize)]
+pub struct Comparison {
+    /// The baseline binary, as given.
+    pub binary: String,
+    /// Its steady runs, each paired with ours at the same position.
+    pub steady_runs: Vec<SteadyRun>,
+    /// Its swarm part.
+    pub swarm: SwarmRun,
+    /// The median over pairs of our speedup over theirs.
+    pub speedup_ratio: f64,
+    /// The median over pairs of our messages per second over theirs.
+    pub messages_per_second_ratio: f64,
+    /// Our swarm seeds per core-minute over theirs.
+    pub swarm_ratio: f64,
+}
+
+/// The median of `values` (the mean of the middle two for an even count); 0 when empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+fn best(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, f64::max)
 }
 
 impl BenchFigures {
+    /// Puts the runs together: medians, and the pairwise ratios against `baseline`.
+    pub fn new(
+        steady_runs: Vec<SteadyRun>,
+        swarm: SwarmRun,
+        baseline: Option<(String, Vec<SteadyRun>, SwarmRun)>,
+    ) -> BenchFigures {
+        let speedups: Vec<f64> = steady_runs.iter().map(|run| run.speedup).collect();
+        let rates: Vec<f64> = steady_runs
+            .iter()
+            .map(|run| run.messages_per_second)
+            .collect();
+        let against = baseline.map(|(binary, theirs, their_swarm)| {
+            let pair_ratio = |of: fn(&SteadyRun) -> f64| {
+                let ratios: Vec<f64> = steady_runs
+                    .iter()
+                    .zip(&theirs)
+                    .map(|(ours, theirs)| of(ours) / of(theirs).max(f64::MIN_POSITIVE))
+                    .collect();
+                median(&ratios)
+            };
+            Comparison {
+                speedup_ratio: pair_ratio(|run| run.speedup),
+                messages_per_second_ratio: pair_ratio(|run| run.messages_per_second),
+                swarm_ratio: swarm.seeds_per_core_minute
+                    / their_swarm.seeds_per_core_minute.max(f64::MIN_POSITIVE),
+                binary,
+                steady_runs: theirs,
+                swarm: their_swarm,
+            }
+        });
+        BenchFigures {
+            steady_speedup: median(&speedups),
+            messages_per_second: median(&rates),
+            swarm_seeds_per_core_minute: swarm.seeds_per_core_minute,
+            swarm_failures: swarm.failures,
+            steady_runs,
+            against,
+        }
+    }
+
     /// The table a person reads.
     pub fn text(&self) -> String {
-        format!(
-            "steady load, 5 nodes, 10 ms ticks: {:>10.0}x simulated/wall   (goal >= 5000x)\n\
-             delivered messages per second:     {:>10.0}                  (goal >= 1000000)\n\
-             short swarm seeds per core-minute: {:>10.0}                  (goal >= 3000; {} did not pass)\n",
+        let runs = self.steady_runs.len();
+        let spread = |of: fn(&SteadyRun) -> f64, runs_of: &[SteadyRun], unit: &str| {
+            if runs_of.len() > 1 {
+                format!(
+                    " (median of {}, best {:.0}{unit})",
+                    runs_of.len(),
+                    best(runs_of.iter().map(of))
+                )
+            } else {
+                String::new()
+            }
+        };
+        let mut text = format!(
+            "steady load, 5 nodes, 10 ms ticks: {:>10.0}x simulated/wall{}   (goal >= 5000x)\n\
+             delivered messages per second:     {:>10.0}{}   (goal >= 1000000)\n\
+             short swarm seeds per core-minute: {:>10.0}   (goal >= 3000; {} did not pass)\n",
             self.steady_speedup,
+            spread(|run| run.speedup, &self.steady_runs, "x"),
             self.messages_per_second,
+            spread(|run| run.messages_per_second, &self.steady_runs, ""),
             self.swarm_seeds_per_core_minute,
             self.swarm_failures
-        )
+        );
+        if let Some(against) = &self.against {
+            let theirs = &against.steady_runs;
+            text.push_str(&format!(
+                "against {} (its runs alternate with these; ratios are this build over it, \
+                 the median over {runs} pairs):\n\
+                 \x20 steady load:     {:>10.0}x{}   ratio {:.2}\n\
+                 \x20 messages/s:      {:>10.0}{}   ratio {:.2}\n\
+                 \x20 swarm seeds/min: {:>10.0}   ratio {:.2}\n",
+                against.binary,
+                median(&theirs.iter().map(|run| run.speedup).collect::<Vec<_>>()),
+                spread(|run| run.speedup, theirs, "x"),
+                against.speedup_ratio,
+                median(
+                    &theirs
+                        .iter()
+                        .map(|run| run.messages_per_second)
+                        .collect::<Vec<_>>()
+                ),
+                spread(|run| run.messages_per_second, theirs, ""),
+                against.messages_per_second_ratio,
+                against.swarm.seeds_per_core_minute,
+                against.swarm_ratio,
+            ));
+        }
+        text
     }
 }
 
@@ -58,8 +197,8 @@ pub fn steady_options(simulated_ms: u64) -> RunOptions {
     options
 }
 
-/// Runs the three measurements; `swarm_seconds` bounds the third.
-pub fn run(simulated_ms: u64, swarm_seconds: u64) -> BenchFigures {
+/// One steady-load run of `simulated_ms`.
+pub fn run_steady(simulated_ms: u64) -> SteadyRun {
     let options = steady_options(simulated_ms);
     let mut world = World::new(options, false, false);
     let started = Instant::now();
@@ -71,13 +210,18 @@ pub fn run(simulated_ms: u64, swarm_seconds: u64) -> BenchFigures {
         "the benchmark run failed: {}",
         report.verdict.summary()
     );
-    let steady_speedup = report.stats.simulated_ms as f64 / 1000.0 / wall;
-    let messages_per_second = report.stats.network.delivered as f64 / wall;
+    SteadyRun {
+        speedup: report.stats.simulated_ms as f64 / 1000.0 / wall,
+        messages_per_second: report.stats.network.delivered as f64 / wall,
+    }
+}
 
+/// Short swarm seeds, one after another, for `seconds` of wall time.
+pub fn run_swarm(seconds: u64) -> SwarmRun {
     let started = Instant::now();
     let mut seeds = 0u64;
     let mut failures = 0u64;
-    while started.elapsed().as_secs() < swarm_seconds {
+    while started.elapsed().as_secs() < seconds {
         let options = options_for(seeds, true, &["faults.fault_window_ms=2000".to_string()])
             .expect("valid settings");
         if run_seed(&options, false, false).verdict.class() != Class::Pass {
@@ -86,10 +230,83 @@ pub fn run(simulated_ms: u64, swarm_seconds: u64) -> BenchFigures {
         seeds += 1;
     }
     let minutes = started.elapsed().as_secs_f64() / 60.0;
-    BenchFigures {
-        steady_speedup,
-        messages_per_second,
-        swarm_seeds_per_core_minute: seeds as f64 / minutes,
-        swarm_failures: failures,
+    SwarmRun {
+        seeds_per_core_minute: if minutes > 0.0 {
+            seeds as f64 / minutes
+        } else {
+            0.0
+        },
+        failures,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steady(speedup: f64, messages_per_second: f64) -> SteadyRun {
+        SteadyRun {
+            speedup,
+            messages_per_second,
+        }
+    }
+
+    #[test]
+    fn the_median_takes_the_middle_or_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(median(&[3.0]), 3.0);
+        assert_eq!(median(&[9.0, 1.0, 5.0]), 5.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 10.0]), 3.5);
+    }
+
+    #[test]
+    fn ratios_are_taken_pair_by_pair_then_the_median() {
+        // Pairwise ratios 2, 0.5 and 3: median 2. The ratio of the medians would be
+        // 200 / 100 = 2 too, so the messages figure tells the two apart: pairwise 1, 1, 4
+        // (median 1) against medians 400 / 100 = 4.
+        let ours = vec![
+            steady(200.0, 100.0),
+            steady(50.0, 400.0),
+            steady(300.0, 800.0),
+        ];
+        let theirs = vec![
+            steady(100.0, 100.0),
+            steady(100.0, 400.0),
+            steady(100.0, 200.0),
+        ];
+        let swarm = |seeds| SwarmRun {
+            seeds_per_core_minute: seeds,
+            failures: 0,
+        };
+        let figures = BenchFigures::new(
+            ours,
+            swarm(6000.0),
+            Some(("old".to_string(), theirs, swarm(4000.0))),
+        );
+        assert_eq!(figures.steady_speedup, 200.0);
+        assert_eq!(figures.messages_per_second, 400.0);
+        let against = figures.against.as_ref().expect("a comparison");
+        assert_eq!(against.speedup_ratio, 2.0);
+        assert_eq!(against.messages_per_second_ratio, 1.0);
+        assert_eq!(against.swarm_ratio, 1.5);
+        let text = figures.text();
+        assert!(text.contains("(median of 3, best 300x)"), "{text}");
+        assert!(text.contains("against old"), "{text}");
+        assert!(text.contains("ratio 2.00"), "{text}");
+    }
+
+    #[test]
+    fn a_single_run_prints_no_spread() {
+        let figures = BenchFigures::new(
+            vec![steady(300.0, 600_000.0)],
+            SwarmRun {
+                seeds_per_core_minute: 5000.0,
+                failures: 1,
+            },
+            None,
+        );
+        let text = figures.text();
+        assert!(!text.contains("median of"), "{text}");
+        assert!(text.contains("1 did not pass"), "{text}");
     }
 }
