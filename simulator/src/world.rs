@@ -584,10 +584,16 @@ impl World {
             return Ok(());
         }
         self.network.stats.delivered += 1;
-        let snapshot_index = raft::codec::decode_message(bytes)
-            .ok()
-            .and_then(|message| message.snapshot)
-            .map(|snapshot| snapshot.metadata.index);
+        // Only a snapshot message carries a snapshot (raft's `send_snapshot` is the one place
+        // that attaches one), so the type, read from the first byte or two, spares every other
+        // message a second full decode just for this count.
+        let snapshot_index = match raft::codec::peek_message_type(bytes) {
+            Ok(raft::MessageType::Snapshot) => raft::codec::decode_message(bytes)
+                .ok()
+                .and_then(|message| message.snapshot)
+                .map(|snapshot| snapshot.metadata.index),
+            _ => None,
+        };
         let applied_before = self.process(to).node().map_or(0, SimNode::applied_index);
         self.step_node(to, Input::Receive(bytes), None)?;
         if let Some(snapshot_index) = snapshot_index {
