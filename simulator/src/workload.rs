@@ -255,8 +255,14 @@ impl Workload {
         let state = &mut self.clients[client as usize];
         state.sequence += 1;
         let sequence = state.sequence;
-        let key = format!("k{}", self.rng.below(options.key_count.max(1)));
-        let value = format!("{client}.{sequence}");
+        // `k{n}` and `{client}.{sequence}`, spelled without the formatting machinery, which
+        // costs more than the rest of drawing an operation.
+        let mut key = String::from("k");
+        push_decimal(&mut key, self.rng.below(options.key_count.max(1)));
+        let mut value = String::with_capacity(24);
+        push_decimal(&mut value, client);
+        value.push('.');
+        push_decimal(&mut value, sequence);
         // In the final phase every client writes, to prove the cluster still commits.
         let kind = if self.final_phase {
             1
@@ -271,7 +277,10 @@ impl Workload {
             },
             2 => Operation::Append {
                 key: key.clone(),
-                value: format!("{value};"),
+                value: {
+                    value.push(';');
+                    value
+                },
             },
             3 => Operation::Delete { key: key.clone() },
             _ => {
@@ -481,9 +490,33 @@ fn note_observed(
     observed.insert(key.clone(), value);
 }
 
+/// Appends `value` in decimal.
+fn push_decimal(out: &mut String, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_match_the_formatter() {
+        for value in [0, 7, 10, 99, 100, 12_345, u64::from(u32::MAX), u64::MAX] {
+            let mut out = String::from("x");
+            push_decimal(&mut out, value);
+            assert_eq!(out, format!("x{value}"));
+        }
+    }
 
     #[test]
     fn retries_keep_the_sequence_and_outcomes_combine() {
