@@ -285,6 +285,9 @@ pub struct SimDisk {
     names: BTreeMap<String, u64>,
     names_durable: BTreeMap<String, u64>,
     directory_pending: Vec<DirectoryChange>,
+    /// The pending changes of all files together: [`SimDisk::is_synced`] runs after every
+    /// step, and this spares it a walk over the files.
+    pending_file_changes: usize,
     next_file: u64,
     sector_size_bytes: u64,
     sync_latency_ms_max: u64,
@@ -320,6 +323,7 @@ impl SimDisk {
             names: BTreeMap::new(),
             names_durable: BTreeMap::new(),
             directory_pending: Vec::new(),
+            pending_file_changes: 0,
             next_file: 0,
             sector_size_bytes: sector_size_bytes.max(1),
             sync_latency_ms_max,
@@ -344,7 +348,15 @@ impl SimDisk {
     /// Whether everything written is durable: no content change awaits a `sync` and no name
     /// change awaits a `sync_dir`.
     pub fn is_synced(&self) -> bool {
-        self.directory_pending.is_empty() && self.files.values().all(|file| file.pending.is_empty())
+        debug_assert_eq!(
+            self.pending_file_changes,
+            self.files
+                .values()
+                .map(|file| file.pending.len())
+                .sum::<usize>(),
+            "the count of pending file changes is off"
+        );
+        self.directory_pending.is_empty() && self.pending_file_changes == 0
     }
 
     /// Bytes a reader of `name` sees now.
@@ -389,6 +401,7 @@ impl SimDisk {
         for file in self.files.values_mut() {
             torn |= file.crash(self.sector_size_bytes, tear_newest, &mut self.rng);
         }
+        self.pending_file_changes = 0;
         if torn {
             self.stats.torn_crashes += 1;
         }
@@ -489,15 +502,21 @@ impl SimDisk {
         let names = &self.names;
         let names_durable = &self.names_durable;
         let pending = &self.directory_pending;
-        self.files.retain(|id, _| {
-            names.values().any(|file| file == id)
+        let mut dropped_changes = 0;
+        self.files.retain(|id, sim_file| {
+            let reachable = names.values().any(|file| file == id)
                 || names_durable.values().any(|file| file == id)
                 || pending.iter().any(|change| match change {
                     DirectoryChange::Link { file, .. }
                     | DirectoryChange::Rename { file, .. }
                     | DirectoryChange::Unlink { file, .. } => file == id,
-                })
+                });
+            if !reachable {
+                dropped_changes += sim_file.pending.len();
+            }
+            reachable
         });
+        self.pending_file_changes -= dropped_changes;
     }
 
     fn write_change(&mut self, name: &str, offset: Option<u64>, bytes: &[u8]) -> io::Result<()> {
@@ -513,6 +532,7 @@ impl SimDisk {
         let strikes = self.io.enter()?;
         let file = self.files.get_mut(&id).expect("a named file exists");
         file.write(offset, bytes);
+        self.pending_file_changes += 1;
         self.stats.writes += 1;
         self.stats.bytes_written += bytes.len() as u64;
         if strikes {
@@ -539,6 +559,7 @@ impl Disk for SimDisk {
                 let file = self.files.get_mut(&id).expect("a named file exists");
                 if !file.current.is_empty() {
                     file.truncate(0);
+                    self.pending_file_changes += 1;
                 }
             }
             None => {
@@ -577,6 +598,7 @@ impl Disk for SimDisk {
             .get_mut(&id)
             .expect("a named file exists")
             .truncate(length);
+        self.pending_file_changes += 1;
         if strikes {
             self.io.strike("truncate", name);
             return Err(crashed_error());
@@ -606,11 +628,13 @@ impl Disk for SimDisk {
             self.io.strike("sync", name);
             return Err(crashed_error());
         }
-        self.files
+        let pending = &mut self
+            .files
             .get_mut(&id)
             .expect("a named file exists")
-            .pending
-            .clear();
+            .pending;
+        self.pending_file_changes -= pending.len();
+        pending.clear();
         self.stats.syncs += 1;
         if self.sync_latency_ms_max > 0 {
             let latency = self.rng.between(0, self.sync_latency_ms_max);
@@ -679,6 +703,40 @@ mod tests {
 
     fn disk(seed: u64) -> SimDisk {
         SimDisk::new(4, 0, SimRng::new(seed), IoState::new())
+    }
+
+    #[test]
+    fn is_synced_follows_every_kind_of_change() -> io::Result<()> {
+        let mut disk = disk(1);
+        assert!(disk.is_synced());
+        disk.create("a")?;
+        assert!(!disk.is_synced(), "a new name awaits sync_dir");
+        disk.sync_dir()?;
+        assert!(disk.is_synced());
+        disk.append("a", b"abcd")?;
+        disk.write_at("a", 1, b"x")?;
+        assert!(!disk.is_synced());
+        disk.sync("a")?;
+        assert!(disk.is_synced());
+        disk.create("a")?;
+        assert!(!disk.is_synced(), "creating an existing file empties it");
+        disk.sync("a")?;
+        disk.append("a", b"efgh")?;
+        disk.truncate("a", 2)?;
+        disk.sync("a")?;
+        assert!(disk.is_synced());
+        // A file unlinked with unsynced writes: once the unlink is durable the file is gone,
+        // and so are its pending writes.
+        disk.create("b")?;
+        disk.sync_dir()?;
+        disk.append("b", b"pending")?;
+        disk.remove("b")?;
+        disk.sync_dir()?;
+        assert!(disk.is_synced(), "the unlinked file's writes went with it");
+        disk.append("a", b"lost?")?;
+        disk.crash();
+        assert!(disk.is_synced(), "a crash settles every pending change");
+        Ok(())
     }
 
     #[test]
