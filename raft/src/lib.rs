@@ -20,6 +20,9 @@
 //! Persisting before sending is what makes a vote or an acknowledgement durable before anyone
 //! relies on it (Raft §5.1: "respond to RPCs only after updating stable storage").
 //!
+//! A driver that sends every `Ready` may hand the drained message vector back with
+//! [`RawNode::recycle_messages`], so the next `Ready` reuses its allocation.
+//!
 //! # Example: a one-node cluster
 //!
 //! ```
