@@ -243,8 +243,11 @@ impl SimRng {
         if mean == 0 {
             return 0;
         }
-        // 1 - unit() is in (0, 1], so the logarithm is finite.
-        let sample = -(mean as f64) * (1.0 - self.unit()).ln();
+        // 1 - unit() is in (0, 1], so the logarithm is finite. The logarithm is the `libm`
+        // crate's, computed in software from IEEE operations alone: `f64::ln` calls the
+        // platform's C library, whose last bit may differ between systems, and a seed must
+        // give the same trace on every machine.
+        let sample = -(mean as f64) * libm::log(1.0 - self.unit());
         // Cap far in the tail so that one draw cannot stall a run.
         sample.min(mean as f64 * 20.0) as u64
     }
@@ -283,6 +286,8 @@ impl SimRng {
 mod tests {
     use super::*;
 
+    const EXPONENTIAL_SUM_SEED_3: u64 = 100_598_342;
+
     #[test]
     fn streams_are_reproducible_and_independent() {
         let mut first = SimRng::stream(7, Stream::Network, 0);
@@ -307,6 +312,15 @@ mod tests {
         let sum: u64 = (0..count).map(|_| rng.exponential(100)).sum();
         let mean = sum as f64 / count as f64;
         assert!((90.0..110.0).contains(&mean), "mean {mean}");
+    }
+
+    #[test]
+    fn exponential_draws_are_the_same_on_every_machine() {
+        // The sum of many draws, computed once: a platform whose logarithm differed in a last
+        // bit somewhere would change it (as `f64::ln` through the C library could).
+        let mut rng = SimRng::new(3);
+        let sum: u64 = (0..100_000).map(|_| rng.exponential(1_000)).sum();
+        assert_eq!(sum, EXPONENTIAL_SUM_SEED_3);
     }
 
     #[test]
