@@ -388,31 +388,35 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         config: &NodeConfig,
         disk: &mut D,
     ) -> Result<(Wal, MemStorage, Store, BTreeMap<NodeId, Vec<u8>>, Index), NodeError> {
-        let mut wal = Wal::create(disk, config.wal)?;
         let mut storage = MemStorage::new();
-        if !config.join {
-            let mut peers = config.peers.clone();
-            peers.sort_unstable();
-            peers.dedup();
-            let entries: Vec<Entry> = peers
-                .iter()
-                .enumerate()
-                .map(|(offset, &peer)| Entry {
-                    term: 1,
-                    index: offset as u64 + 1,
-                    entry_type: EntryType::ConfChange,
-                    data: codec::encode_conf_change(&ConfChange::add_voter(peer)),
-                })
-                .collect();
-            let hard_state = HardState {
-                term: 1,
-                vote: 0,
-                commit: entries.len() as u64,
-            };
-            wal.save(disk, &hard_state, &entries, true)?;
-            storage.append(&entries)?;
-            storage.set_hard_state(hard_state);
+        if config.join {
+            // A joiner starts with nothing and learns its configuration from the leader.
+            let wal = Wal::create(disk, config.wal)?;
+            return Ok((wal, storage, Store::new(), BTreeMap::new(), 0));
         }
+        let mut peers = config.peers.clone();
+        peers.sort_unstable();
+        peers.dedup();
+        let entries: Vec<Entry> = peers
+            .iter()
+            .enumerate()
+            .map(|(offset, &peer)| Entry {
+                term: 1,
+                index: offset as u64 + 1,
+                entry_type: EntryType::ConfChange,
+                data: codec::encode_conf_change(&ConfChange::add_voter(peer)),
+            })
+            .collect();
+        let hard_state = HardState {
+            term: 1,
+            vote: 0,
+            commit: entries.len() as u64,
+        };
+        // In the WAL's first segment, which appears whole or not at all: see
+        // `Wal::create_with_log`.
+        let wal = Wal::create_with_log(disk, config.wal, &hard_state, &entries)?;
+        storage.append(&entries)?;
+        storage.set_hard_state(hard_state);
         Ok((wal, storage, Store::new(), BTreeMap::new(), 0))
     }
 

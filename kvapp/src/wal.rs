@@ -553,6 +553,29 @@ impl Wal {
 
     /// Starts a new, empty WAL: one segment whose first index is 1. Fails if a segment exists.
     pub fn create<D: Disk>(disk: &mut D, config: WalConfig) -> Result<Wal, WalError> {
+        Wal::create_with_log(disk, config, &HardState::default(), &[])
+    }
+
+    /// Starts a new WAL that already holds `entries` (from index 1) and `hard_state`: the
+    /// first segment is written whole under a temporary name and renamed into place, so a
+    /// crash leaves either no WAL or one with all of them. A node's bootstrap configuration
+    /// goes in this way; written after an empty [`Wal::create`], a crash in between would
+    /// leave a WAL without it, and a node that restarts from that is a voter of nothing.
+    pub fn create_with_log<D: Disk>(
+        disk: &mut D,
+        config: WalConfig,
+        hard_state: &HardState,
+        entries: &[Entry],
+    ) -> Result<Wal, WalError> {
+        if let Some(first) = entries.first() {
+            if let Err(reason) = record::validate_entries(entries) {
+                panic!("Wal::create_with_log given entries that are not a log: {reason}");
+            }
+            assert_eq!(
+                first.index, 1,
+                "Wal::create_with_log: a new log starts at index 1"
+            );
+        }
         let (segments, temporaries) = list_segments(disk)?;
         if let Some(segment) = segments.first() {
             return Err(WalError::AlreadyExists {
@@ -564,15 +587,15 @@ impl Wal {
             sequence: 0,
             first_index: 1,
         };
-        let size = write_new_segment(disk, first, &HardState::default())?;
+        let size = write_new_segment(disk, first, entries, hard_state)?;
         Ok(Wal {
             config,
             segments: vec![first],
             active_file_name: first.file_name(),
             active_size_bytes: size,
             active_unsynced: false,
-            last_index: 0,
-            hard_state: HardState::default(),
+            last_index: entries.last().map_or(0, |entry| entry.index),
+            hard_state: *hard_state,
             markers: Vec::new(),
             poisoned: false,
             write_buffer: Vec::new(),
@@ -921,7 +944,7 @@ impl Wal {
             sequence: self.active_segment().sequence + 1,
             first_index: self.last_index + 1,
         };
-        self.active_size_bytes = write_new_segment(disk, next, &self.hard_state)?;
+        self.active_size_bytes = write_new_segment(disk, next, &[], &self.hard_state)?;
         self.segments.push(next);
         self.active_file_name = next.file_name();
         Ok(())
@@ -933,10 +956,14 @@ impl Wal {
 fn write_new_segment<D: Disk>(
     disk: &mut D,
     segment: SegmentId,
+    entries: &[Entry],
     hard_state: &HardState,
 ) -> Result<u64, WalError> {
     let mut bytes = segment.header().to_vec();
     debug_assert_eq!(bytes.len(), SEGMENT_HEADER_SIZE_BYTES);
+    // Entries before the hard state, whose commit index may cover them.
+    encode_entries(entries, &mut bytes)
+        .map_err(|(index, size_bytes)| WalError::EntryTooLarge { index, size_bytes })?;
     if !hard_state.is_empty() {
         encode_hard_state(hard_state, &mut bytes);
     }

@@ -506,3 +506,93 @@ fn a_removed_leader_that_restarts_from_a_snapshot_of_its_removal_still_finishes_
         Outcome::Applied(_)
     ));
 }
+
+/// A disk shared with the test, so that it outlives a `Node::open` that fails.
+struct SharedDisk(Rc<RefCell<MemDisk>>);
+
+impl kvapp::disk::Disk for SharedDisk {
+    fn create(&mut self, name: &str) -> std::io::Result<()> {
+        self.0.borrow_mut().create(name)
+    }
+    fn append(&mut self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.borrow_mut().append(name, bytes)
+    }
+    fn write_at(&mut self, name: &str, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+        self.0.borrow_mut().write_at(name, offset, bytes)
+    }
+    fn truncate(&mut self, name: &str, length: u64) -> std::io::Result<()> {
+        self.0.borrow_mut().truncate(name, length)
+    }
+    fn read(&mut self, name: &str) -> std::io::Result<Vec<u8>> {
+        self.0.borrow_mut().read(name)
+    }
+    fn sync(&mut self, name: &str) -> std::io::Result<()> {
+        self.0.borrow_mut().sync(name)
+    }
+    fn rename(&mut self, from: &str, to: &str) -> std::io::Result<()> {
+        self.0.borrow_mut().rename(from, to)
+    }
+    fn remove(&mut self, name: &str) -> std::io::Result<()> {
+        self.0.borrow_mut().remove(name)
+    }
+    fn list(&mut self) -> std::io::Result<Vec<String>> {
+        self.0.borrow_mut().list()
+    }
+    fn sync_dir(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().sync_dir()
+    }
+}
+
+/// A node that loses power anywhere inside its very first start (creating the WAL and writing
+/// the bootstrap configuration) comes back either as if it had never started, and bootstraps
+/// again, or with the whole bootstrap configuration. Never with a WAL but no configuration: such
+/// a node is a voter of nothing and never campaigns, so a cluster whose nodes all crashed so
+/// would never elect a leader (and a one-node cluster never again).
+#[test]
+fn a_crash_anywhere_inside_the_first_start_leaves_the_bootstrap_whole_or_absent() {
+    let clock = ManualClock::default();
+    let wire: Wire = Rc::default();
+    let mut config = NodeConfig::new(1, vec![1, 2, 3]);
+    config.raft_seed = 1;
+    let mut crashes_inside = 0;
+    for budget in 0.. {
+        let disk = Rc::new(RefCell::new(MemDisk::new()));
+        disk.borrow_mut().set_operation_budget(Some(budget));
+        let transport = || QueueTransport {
+            from: 1,
+            wire: wire.clone(),
+        };
+        let first = Node::open(
+            config.clone(),
+            SharedDisk(disk.clone()),
+            transport(),
+            clock.clone(),
+        );
+        let finished = first.is_ok();
+        drop(first);
+        disk.borrow_mut().crash();
+        let mut node = Node::open(
+            config.clone(),
+            SharedDisk(disk.clone()),
+            transport(),
+            clock.clone(),
+        )
+        .unwrap_or_else(|error| panic!("crash after {budget} disk steps: reopening: {error}"));
+        while node.raw().has_ready() {
+            node.process_ready().expect("storage works");
+        }
+        assert_eq!(
+            node.raw().raft.tracker.voter_ids(),
+            BTreeSet::from([1, 2, 3]),
+            "crash after {budget} disk steps of the first start"
+        );
+        if finished {
+            break;
+        }
+        crashes_inside += 1;
+    }
+    assert!(
+        crashes_inside >= 3,
+        "the first start takes several disk steps"
+    );
+}

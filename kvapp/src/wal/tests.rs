@@ -843,3 +843,42 @@ fn saving_entries_with_a_gap_is_a_caller_bug() {
         .expect("save");
     let _ = wal.save(&mut disk, &hard_state(1, 0), &entries(5, 5, 1), true);
 }
+
+/// `create_with_log` is all or nothing: a crash after any disk step leaves no WAL (so the
+/// node bootstraps again) or one holding every entry and the hard state; and the WAL it
+/// returns continues the log where the entries end.
+#[test]
+fn a_wal_created_with_a_log_appears_whole_or_not_at_all() -> Result<(), WalError> {
+    let initial = entries(1, 3, 1);
+    let state = hard_state(1, 3);
+    let mut steps_before_success = 0;
+    for budget in 0.. {
+        let mut disk = MemDisk::new();
+        disk.set_operation_budget(Some(budget));
+        let created = Wal::create_with_log(&mut disk, small_segments(), &state, &initial);
+        disk.crash();
+        if Wal::exists(&mut disk)? {
+            let (_, recovered) = reopen(&mut disk, small_segments())?;
+            assert_eq!(recovered.entries, initial, "crash after {budget} steps");
+            assert_eq!(recovered.hard_state, state, "crash after {budget} steps");
+        } else {
+            assert!(
+                created.is_err(),
+                "crash after {budget} steps: Ok but no WAL"
+            );
+        }
+        if created.is_ok() {
+            break;
+        }
+        steps_before_success += 1;
+    }
+    assert!(steps_before_success >= 3);
+
+    let mut disk = MemDisk::new();
+    let mut wal = Wal::create_with_log(&mut disk, small_segments(), &state, &initial)?;
+    wal.save(&mut disk, &hard_state(1, 5), &entries(4, 5, 1), true)?;
+    let (_, recovered) = reopen(&mut disk, small_segments())?;
+    assert_eq!(recovered.entries, entries(1, 5, 1));
+    assert_eq!(recovered.hard_state, hard_state(1, 5));
+    Ok(())
+}
