@@ -1012,6 +1012,12 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         &mut self.disk
     }
 
+    /// Tells Raft that `id` could not be reached, so that replication to it goes back to
+    /// probing instead of pipelining appends that are lost (see [`RawNode::report_unreachable`]).
+    pub fn report_unreachable(&mut self, id: NodeId) {
+        self.raw.report_unreachable(id);
+    }
+
     /// The transport, for the owner.
     pub fn transport_mut(&mut self) -> &mut T {
         &mut self.transport

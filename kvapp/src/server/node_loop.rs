@@ -142,6 +142,9 @@ impl NodeLoop {
             self.expire_waiters();
             self.publish_status();
             self.refresh_peers();
+            for peer in self.node.transport_mut().take_unreachable() {
+                self.node.report_unreachable(peer);
+            }
             if self.removed() {
                 return Ok(LoopEnd::Removed);
             }

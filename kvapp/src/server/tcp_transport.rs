@@ -5,18 +5,21 @@
 //! and Raft resends what matters, §5.3), so the node thread never waits on the network. The
 //! sender connects lazily, writes frames in batches, and after a failure reconnects with
 //! exponential backoff; messages queued while the peer is unreachable are dropped, since they
-//! are stale by the time it comes back.
+//! are stale by the time it comes back. A failed connection attempt or a lost connection marks
+//! the peer unreachable; the node loop collects the marks with
+//! [`TcpTransport::take_unreachable`] and reports them to Raft, which then stops pipelining
+//! appends into the void and probes the peer instead (as etcd's rafthttp does).
 //!
 //! Inbound, one thread accepts connections and one reader thread per connection decodes frames
 //! (see [`super::frame`]) and hands the bytes on; a bad preamble, an oversized or truncated
 //! frame closes that connection only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufReader, BufWriter, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
@@ -50,10 +53,14 @@ const READ_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// Inbound connections served at once; more are closed at once. A cluster needs one per peer.
 pub const INBOUND_CONNECTIONS_MAX: usize = 64;
 
+/// Peers whose sender failed to connect or lost its connection since the node loop last asked.
+type UnreachableMarks = Arc<Mutex<BTreeSet<NodeId>>>;
+
 /// The outbound half of the peer transport.
 #[derive(Default)]
 pub struct TcpTransport {
     links: BTreeMap<NodeId, PeerLink>,
+    unreachable: UnreachableMarks,
 }
 
 struct PeerLink {
@@ -85,9 +92,10 @@ impl TcpTransport {
             }
             let (queue, receiver) = mpsc::sync_channel(PEER_QUEUE_CAPACITY);
             let sender_address = address.clone();
+            let unreachable = Arc::clone(&self.unreachable);
             let spawned = thread::Builder::new()
                 .name(format!("peer-send-{id}"))
-                .spawn(move || run_sender(id, &sender_address, &receiver));
+                .spawn(move || run_sender(id, &sender_address, &receiver, &unreachable));
             match spawned {
                 Ok(_) => {
                     tracing::info!(peer = id, %address, "adding peer");
@@ -105,6 +113,21 @@ impl TcpTransport {
                 }
             }
         }
+    }
+
+    /// The current peers that failed to connect or lost their connection since the last call,
+    /// for the driver to pass to `report_unreachable`.
+    pub fn take_unreachable(&mut self) -> Vec<NodeId> {
+        let marked = std::mem::take(
+            &mut *self
+                .unreachable
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        marked
+            .into_iter()
+            .filter(|id| self.links.contains_key(id))
+            .collect()
     }
 
     /// The peers and their addresses.
@@ -141,7 +164,18 @@ impl Transport for TcpTransport {
 }
 
 /// The sender thread of one peer; ends when its queue is dropped.
-fn run_sender(to: NodeId, address: &str, queue: &Receiver<Vec<u8>>) {
+fn run_sender(
+    to: NodeId,
+    address: &str,
+    queue: &Receiver<Vec<u8>>,
+    unreachable: &UnreachableMarks,
+) {
+    let mark_unreachable = || {
+        unreachable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(to);
+    };
     let mut connection: Option<BufWriter<TcpStream>> = None;
     let mut backoff = BACKOFF_INITIAL;
     let mut failures: u64 = 0;
@@ -158,6 +192,7 @@ fn run_sender(to: NodeId, address: &str, queue: &Receiver<Vec<u8>>) {
                     connection.insert(BufWriter::new(stream))
                 }
                 Err(error) => {
+                    mark_unreachable();
                     failures += 1;
                     if failures == 1 {
                         tracing::warn!(peer = to, %address, %error, "cannot connect; retrying");
@@ -174,6 +209,7 @@ fn run_sender(to: NodeId, address: &str, queue: &Receiver<Vec<u8>>) {
         };
         if let Err(error) = write_batch(to, writer, first, queue) {
             tracing::debug!(peer = to, %address, %error, "connection lost");
+            mark_unreachable();
             connection = None;
         }
     }
@@ -338,6 +374,37 @@ mod tests {
             let bytes = receiver.recv_timeout(Duration::from_secs(5)).unwrap();
             assert_eq!(bytes, vec![index; usize::from(index)]);
         }
+    }
+
+    #[test]
+    fn a_peer_that_cannot_be_reached_is_reported_once_and_an_unknown_one_never() {
+        let (listener, address) = listener();
+        drop(listener);
+        let (reachable, _receiver) = receiving_end();
+        let mut transport = TcpTransport::new();
+        transport.set_peers(&BTreeMap::from([(2, address), (3, reachable)]));
+        transport.send(2, b"lost".to_vec());
+        transport.send(3, b"delivered".to_vec());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let reported = loop {
+            let reported = transport.take_unreachable();
+            if !reported.is_empty() {
+                break reported;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the refused connection was never reported"
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(reported, vec![2], "only the peer that refused");
+        assert!(
+            transport.take_unreachable().is_empty(),
+            "a mark is taken once"
+        );
+        // A mark left by a peer that is no longer a member is not reported.
+        transport.unreachable.lock().unwrap().insert(9);
+        assert!(transport.take_unreachable().is_empty());
     }
 
     #[test]
