@@ -360,6 +360,11 @@ pub fn apply_setting(options: &mut RunOptions, setting: &str) -> Result<(), Stri
 
 /// The `name=value` settings that turn `base` into `options` (the seed aside).
 pub fn settings_diff(base: &RunOptions, options: &RunOptions) -> Vec<String> {
+    if base == options {
+        // Every seed of a sweep without `--set`: nothing to list, and listing both sets of
+        // options through JSON is most of the cost of a short seed's reproduction line.
+        return Vec::new();
+    }
     let base_lines: std::collections::BTreeMap<String, String> = base.lines().into_iter().collect();
     options
         .lines()
