@@ -120,8 +120,11 @@ pub struct Scheduled {
 }
 
 /// Milliseconds covered by the queue's wheel of buckets; later events wait in a heap until the
-/// clock comes within this distance of them.
-const WHEEL_MS: u64 = 2048;
+/// clock comes within this distance of them. Message delays and ticks fall well inside; client
+/// timeouts, restarts and heals, a few per second, go through the heap. Every bucket allocates
+/// on its first use in each world, so a wheel no longer than needed keeps short runs cheap
+/// (512 against 2048: 0.5% fewer instructions for swarm seeds 0..20, the same for steady load).
+const WHEEL_MS: u64 = 512;
 
 /// The pending events: a calendar queue. Events due within [`WHEEL_MS`] of the current time
 /// sit in one bucket per millisecond, in scheduling order, so that pushing and popping cost a
