@@ -490,19 +490,9 @@ fn note_observed(
     observed.insert(key.clone(), value);
 }
 
-/// Appends `value` in decimal.
-fn push_decimal(out: &mut String, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
+/// Appends `value` in decimal, with `itoa` rather than `format!` (see `start_operation`).
+fn push_decimal(out: &mut String, value: u64) {
+    out.push_str(itoa::Buffer::new().format(value));
 }
 
 #[cfg(test)]
