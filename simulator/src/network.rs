@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::options::NetworkOptions;
 use crate::partition::Connectivity;
-use crate::random::SimRng;
+use crate::random::{ExponentialTable, SimRng};
 
 #[derive(Clone, Debug, Default)]
 struct Link {
@@ -75,6 +75,8 @@ pub struct Network {
     links: Vec<Link>,
     connectivity: Connectivity,
     rng: SimRng,
+    /// The delay's exponential excess, drawn without a logarithm per message.
+    delay_excess: ExponentialTable,
     /// Counters.
     pub stats: NetworkStats,
 }
@@ -82,12 +84,18 @@ pub struct Network {
 impl Network {
     /// A healed network of `node_count` nodes.
     pub fn new(options: NetworkOptions, node_count: usize, rng: SimRng) -> Network {
+        let delay_excess = ExponentialTable::new(
+            options
+                .one_way_delay_ms_mean
+                .saturating_sub(options.one_way_delay_ms_min),
+        );
         Network {
             options,
             node_count,
             links: vec![Link::default(); node_count * node_count],
             connectivity: Connectivity::full(node_count),
             rng,
+            delay_excess,
             stats: NetworkStats::default(),
         }
     }
@@ -98,9 +106,7 @@ impl Network {
 
     /// One delay draw: the minimum plus an exponential excess with the configured mean.
     pub fn delay_ms(&mut self) -> u64 {
-        let min = self.options.one_way_delay_ms_min;
-        let excess = self.options.one_way_delay_ms_mean.saturating_sub(min);
-        min + self.rng.exponential(excess)
+        self.options.one_way_delay_ms_min + self.delay_excess.draw(&mut self.rng)
     }
 
     /// A message of `size_bytes` leaves `from` for `to` at `now_ms`; returns when its copies

@@ -243,13 +243,13 @@ impl SimRng {
         if mean == 0 {
             return 0;
         }
-        // 1 - unit() is in (0, 1], so the logarithm is finite. The logarithm is the `libm`
-        // crate's, computed in software from IEEE operations alone: `f64::ln` calls the
-        // platform's C library, whose last bit may differ between systems, and a seed must
-        // give the same trace on every machine.
-        let sample = -(mean as f64) * libm::log(1.0 - self.unit());
-        // Cap far in the tail so that one draw cannot stall a run.
-        sample.min(mean as f64 * 20.0) as u64
+        exponential_sample(mean, self.exponential_draw())
+    }
+
+    /// The draw behind one exponential sample: `m` in `[1, 2^53]`, standing for the uniform
+    /// `m / 2^53` in `(0, 1]` (that is, `1 - unit()`, exactly).
+    fn exponential_draw(&mut self) -> u64 {
+        UNIT_STEPS - (self.next_u64() >> 11)
     }
 
     /// A uniformly chosen element; the slice must not be empty.
@@ -279,6 +279,118 @@ impl SimRng {
             target -= weight;
         }
         unreachable!("target below the total weight")
+    }
+}
+
+/// The number of steps of [`SimRng::unit`]: `2^53`.
+const UNIT_STEPS: u64 = 1 << 53;
+
+/// The exponential sample of mean `mean` for the draw `m` (see [`SimRng::exponential_draw`]):
+/// `-mean * ln(m / 2^53)`, capped at 20 means, in whole numbers. It never grows with `m`.
+///
+/// The logarithm is the `libm` crate's, computed in software from IEEE operations alone:
+/// `f64::ln` calls the platform's C library, whose last bit may differ between systems, and a
+/// seed must give the same trace on every machine.
+fn exponential_sample(mean: u64, m: u64) -> u64 {
+    // `m / 2^53` is exact: a whole number below 2^54 scaled by a power of two.
+    let sample = -(mean as f64) * libm::log(m as f64 * (1.0 / UNIT_STEPS as f64));
+    // Cap far in the tail so that one draw cannot stall a run.
+    sample.min(mean as f64 * 20.0) as u64
+}
+
+/// Draws of [`SimRng::exponential`] for one mean without a logarithm per draw: the same
+/// numbers from the same random bits, for the network's delays (one per message).
+///
+/// The sample only shrinks as the draw `m` grows, so it is at least `n` exactly when `m` is at
+/// most a threshold `T(n)`, the largest draw whose sample is `n` or more. A draw's sample is
+/// then the number of thresholds at or above it, counted from `T(1)` down; thresholds are found
+/// the first time a draw reaches them, by walking from `2^53 * e^(-n/mean)` with the sample
+/// function itself. A draw within [`GUARD_STEPS`] of a threshold takes the logarithm instead,
+/// so a logarithm that rounded against its neighbours right at a boundary could not make the
+/// table disagree with it (such draws come about once in 10^11).
+#[derive(Clone, Debug)]
+pub struct ExponentialTable {
+    mean: u64,
+    /// `thresholds[n - 1]` is `T(n)`, for the `n` reached so far.
+    thresholds: Vec<u64>,
+}
+
+/// How close to a threshold a draw falls back to the logarithm.
+const GUARD_STEPS: u64 = 4096;
+
+impl ExponentialTable {
+    /// A table for `mean`, empty until draws need it.
+    pub fn new(mean: u64) -> ExponentialTable {
+        ExponentialTable {
+            mean,
+            thresholds: Vec::new(),
+        }
+    }
+
+    /// The mean it draws for.
+    pub fn mean(&self) -> u64 {
+        self.mean
+    }
+
+    /// One draw from `rng`: exactly what `rng.exponential(self.mean())` would return, with
+    /// `rng` left in the same state.
+    pub fn draw(&mut self, rng: &mut SimRng) -> u64 {
+        if self.mean == 0 {
+            return 0;
+        }
+        let m = rng.exponential_draw();
+        self.draw_of(m)
+    }
+
+    /// The sample for the draw `m`.
+    fn draw_of(&mut self, m: u64) -> u64 {
+        let cap = self.mean * 20;
+        let mut sample = self.thresholds.iter().take_while(|&&t| m <= t).count();
+        // Past the thresholds known so far: find more, as far as this draw reaches.
+        while sample == self.thresholds.len() && (sample as u64) < cap {
+            let threshold = self.find_threshold(sample as u64 + 1);
+            self.thresholds.push(threshold);
+            if m <= threshold {
+                sample += 1;
+            }
+        }
+        let near_next = self
+            .thresholds
+            .get(sample)
+            .is_some_and(|&next| m - next <= GUARD_STEPS);
+        let near_reached = sample > 0 && self.thresholds[sample - 1] - m < GUARD_STEPS;
+        if near_next || near_reached {
+            return exponential_sample(self.mean, m);
+        }
+        sample as u64
+    }
+
+    /// `T(n)` for `1 <= n <= 20 * mean`, computing it (and every smaller one) if need be.
+    #[cfg(test)]
+    fn threshold(&mut self, n: u64) -> u64 {
+        while self.thresholds.len() < n as usize {
+            let next = self.thresholds.len() as u64 + 1;
+            let threshold = self.find_threshold(next);
+            self.thresholds.push(threshold);
+        }
+        self.thresholds[n as usize - 1]
+    }
+
+    fn find_threshold(&self, n: u64) -> u64 {
+        let reaches = |m: u64| exponential_sample(self.mean, m) >= n;
+        // m = 1 gives about 36.7 means, above the cap, so some draw always reaches n.
+        let guess = libm::exp(-(n as f64) / self.mean as f64) * UNIT_STEPS as f64;
+        let mut m = (guess as u64).clamp(1, UNIT_STEPS);
+        if reaches(m) {
+            while m < UNIT_STEPS && reaches(m + 1) {
+                m += 1;
+            }
+        } else {
+            while !reaches(m) {
+                m -= 1;
+            }
+        }
+        m
     }
 }
 
@@ -312,6 +424,55 @@ mod tests {
         let sum: u64 = (0..count).map(|_| rng.exponential(100)).sum();
         let mean = sum as f64 / count as f64;
         assert!((90.0..110.0).contains(&mean), "mean {mean}");
+    }
+
+    #[test]
+    fn the_exponential_table_draws_what_the_logarithm_draws() {
+        for mean in [1, 2, 3, 4, 9, 25, 100, 1_000] {
+            let mut table = ExponentialTable::new(mean);
+            let mut by_table = SimRng::new(mean);
+            let mut by_logarithm = SimRng::new(mean);
+            for _ in 0..20_000 {
+                assert_eq!(
+                    table.draw(&mut by_table),
+                    by_logarithm.exponential(mean),
+                    "mean {mean}"
+                );
+            }
+            // Both left their generators in the same state.
+            assert_eq!(by_table.next_u64(), by_logarithm.next_u64());
+            // Every threshold found separates the draws that reach it from those that do not,
+            // and the draws around each one (the guard's edges included) agree.
+            let cap = mean * 20;
+            let reached = table.thresholds.len() as u64;
+            for n in 1..=cap.min(reached.max(40)) {
+                let threshold = table.threshold(n);
+                assert!(
+                    exponential_sample(mean, threshold) >= n,
+                    "mean {mean} n {n}"
+                );
+                if threshold < UNIT_STEPS {
+                    assert!(
+                        exponential_sample(mean, threshold + 1) < n,
+                        "mean {mean} n {n}"
+                    );
+                }
+                for offset in [0, 1, GUARD_STEPS - 1, GUARD_STEPS, GUARD_STEPS + 1, 100_000] {
+                    for m in [threshold.saturating_sub(offset), threshold + offset] {
+                        let m = m.clamp(1, UNIT_STEPS);
+                        assert_eq!(
+                            table.draw_of(m),
+                            exponential_sample(mean, m),
+                            "mean {mean} n {n} m {m}"
+                        );
+                    }
+                }
+            }
+            // The ends: the smallest draw is capped, the largest gives zero.
+            assert_eq!(table.draw_of(1), cap);
+            assert_eq!(table.draw_of(UNIT_STEPS), 0);
+        }
+        assert_eq!(ExponentialTable::new(0).draw(&mut SimRng::new(1)), 0);
     }
 
     #[test]
