@@ -7,6 +7,11 @@
 //! 3. Short swarm seeds (2 s fault window, then the liveness phase and every check) per
 //!    core-minute (goal at least 3000).
 //!
+//! The first two figures are tied by the load: simulated over wall time is messages per wall
+//! second over messages per simulated second. So the report also gives the load (delivered
+//! messages per simulated second, the same in every run) and the same cluster's speed with no
+//! clients at all, where only ticks and heartbeats remain.
+//!
 //! Wall time on a shared machine is noisy, so the steady run can be repeated (the figures are
 //! then the median and the best) and interleaved with another `raftsim` binary's runs, a
 //! baseline measured in the same stretch of time: see [`Comparison`].
@@ -29,6 +34,13 @@ pub struct SteadyRun {
     pub messages_per_second: f64,
 }
 
+impl SteadyRun {
+    /// Delivered messages per simulated second: the load, whatever the machine's speed.
+    pub fn messages_per_simulated_second(&self) -> f64 {
+        self.messages_per_second / self.speedup.max(f64::MIN_POSITIVE)
+    }
+}
+
 /// The swarm part.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct SwarmRun {
@@ -49,8 +61,12 @@ pub struct BenchFigures {
     pub swarm_seeds_per_core_minute: f64,
     /// Seeds of the swarm part that did not pass (known bugs included).
     pub swarm_failures: u64,
+    /// Delivered messages per simulated second under steady load.
+    pub steady_messages_per_simulated_second: f64,
     /// Every steady-load run, in order.
     pub steady_runs: Vec<SteadyRun>,
+    /// The same cluster with no clients, when it was run.
+    pub idle: Option<SteadyRun>,
     /// The baseline binary's figures, when there was one.
     pub against: Option<Comparison>,
 }
@@ -93,6 +109,7 @@ impl BenchFigures {
     /// Puts the runs together: medians, and the pairwise ratios against `baseline`.
     pub fn new(
         steady_runs: Vec<SteadyRun>,
+        idle: Option<SteadyRun>,
         swarm: SwarmRun,
         baseline: Option<(String, Vec<SteadyRun>, SwarmRun)>,
     ) -> BenchFigures {
@@ -123,9 +140,13 @@ impl BenchFigures {
         BenchFigures {
             steady_speedup: median(&speedups),
             messages_per_second: median(&rates),
+            steady_messages_per_simulated_second: steady_runs
+                .first()
+                .map_or(0.0, SteadyRun::messages_per_simulated_second),
             swarm_seeds_per_core_minute: swarm.seeds_per_core_minute,
             swarm_failures: swarm.failures,
             steady_runs,
+            idle,
             against,
         }
     }
@@ -155,6 +176,21 @@ impl BenchFigures {
             self.swarm_seeds_per_core_minute,
             self.swarm_failures
         );
+        text.push_str(&format!(
+            "the steady load delivers {:.0} messages per simulated second, so {:.0}x would take \
+             {:.1}M messages/s\n",
+            self.steady_messages_per_simulated_second,
+            GOAL_SPEEDUP,
+            GOAL_SPEEDUP * self.steady_messages_per_simulated_second / 1e6,
+        ));
+        if let Some(idle) = &self.idle {
+            text.push_str(&format!(
+                "the same cluster with no clients:  {:>10.0}x simulated/wall, {:.0} messages per \
+                 simulated second\n",
+                idle.speedup,
+                idle.messages_per_simulated_second(),
+            ));
+        }
         if let Some(against) = &self.against {
             let theirs = &against.steady_runs;
             text.push_str(&format!(
@@ -183,6 +219,9 @@ impl BenchFigures {
     }
 }
 
+/// The steady-load goal, simulated over wall time.
+const GOAL_SPEEDUP: f64 = 5000.0;
+
 /// The options of the steady-load run.
 pub fn steady_options(simulated_ms: u64) -> RunOptions {
     let mut options = RunOptions::new(1);
@@ -199,7 +238,17 @@ pub fn steady_options(simulated_ms: u64) -> RunOptions {
 
 /// One steady-load run of `simulated_ms`.
 pub fn run_steady(simulated_ms: u64) -> SteadyRun {
-    let options = steady_options(simulated_ms);
+    run_timed(steady_options(simulated_ms))
+}
+
+/// The steady-load cluster for `simulated_ms` without clients: ticks, heartbeats and checks.
+pub fn run_idle(simulated_ms: u64) -> SteadyRun {
+    let mut options = steady_options(simulated_ms);
+    options.workload.client_count = 0;
+    run_timed(options)
+}
+
+fn run_timed(options: RunOptions) -> SteadyRun {
     let mut world = World::new(options, false, false);
     let started = Instant::now();
     let verdict = world.run();
@@ -280,6 +329,7 @@ mod tests {
         };
         let figures = BenchFigures::new(
             ours,
+            None,
             swarm(6000.0),
             Some(("old".to_string(), theirs, swarm(4000.0))),
         );
@@ -299,6 +349,7 @@ mod tests {
     fn a_single_run_prints_no_spread() {
         let figures = BenchFigures::new(
             vec![steady(300.0, 600_000.0)],
+            None,
             SwarmRun {
                 seeds_per_core_minute: 5000.0,
                 failures: 1,
@@ -308,5 +359,47 @@ mod tests {
         let text = figures.text();
         assert!(!text.contains("median of"), "{text}");
         assert!(text.contains("1 did not pass"), "{text}");
+        assert!(!text.contains("no clients"), "{text}");
+    }
+
+    #[test]
+    fn the_load_and_the_idle_cluster_are_reported_beside_the_goal() {
+        // 400x at 800,000 messages/s: 2,000 messages per simulated second, so 5000x would
+        // take 10M messages/s.
+        let figures = BenchFigures::new(
+            vec![steady(400.0, 800_000.0), steady(500.0, 1_000_000.0)],
+            Some(steady(4000.0, 1_000_000.0)),
+            SwarmRun {
+                seeds_per_core_minute: 5000.0,
+                failures: 0,
+            },
+            None,
+        );
+        assert_eq!(figures.steady_messages_per_simulated_second, 2000.0);
+        let text = figures.text();
+        assert!(
+            text.contains("delivers 2000 messages per simulated second, so 5000x would take 10.0M"),
+            "{text}"
+        );
+        assert!(text.contains("no clients:"), "{text}");
+        assert!(
+            text.contains("4000x simulated/wall, 250 messages"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_idle_cluster_runs_faster_than_the_loaded_one_and_passes() {
+        // Five simulated seconds each: deterministic counts, whatever the machine's speed.
+        let loaded = run_steady(5_000);
+        let idle = run_idle(5_000);
+        assert!(
+            idle.messages_per_simulated_second() < loaded.messages_per_simulated_second() / 2.0,
+            "idle {idle:?}, loaded {loaded:?}"
+        );
+        assert!(
+            idle.messages_per_simulated_second() > 0.0,
+            "heartbeats flow"
+        );
     }
 }

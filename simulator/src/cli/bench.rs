@@ -6,7 +6,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use crate::bench::{run_steady, run_swarm, BenchFigures, SteadyRun, SwarmRun};
+use crate::bench::{run_idle, run_steady, run_swarm, BenchFigures, SteadyRun, SwarmRun};
 
 #[derive(Debug, Args)]
 pub struct Arguments {
@@ -39,6 +39,7 @@ pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
         }
         ours.push(run_steady(simulated_ms));
     }
+    let idle = run_idle(simulated_ms);
     let swarm = run_swarm(arguments.swarm_seconds);
     let baseline = match &arguments.against {
         Some(binary) => Some((
@@ -48,7 +49,7 @@ pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
-    let figures = BenchFigures::new(ours, swarm, baseline);
+    let figures = BenchFigures::new(ours, Some(idle), swarm, baseline);
     if arguments.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
