@@ -13,6 +13,9 @@ pub struct Arguments {
     /// Simulated seconds of the steady-load run.
     #[arg(long, default_value_t = 120)]
     pub simulated_seconds: u64,
+    /// Simulated seconds of the same cluster with no clients (0: leave it out).
+    #[arg(long, default_value_t = 60)]
+    pub idle_seconds: u64,
     /// Wall seconds spent on short swarm seeds.
     #[arg(long, default_value_t = 20)]
     pub swarm_seconds: u64,
@@ -39,7 +42,7 @@ pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
         }
         ours.push(run_steady(simulated_ms));
     }
-    let idle = run_idle(simulated_ms);
+    let idle = (arguments.idle_seconds > 0).then(|| run_idle(arguments.idle_seconds * 1000));
     let swarm = run_swarm(arguments.swarm_seconds);
     let baseline = match &arguments.against {
         Some(binary) => Some((
@@ -49,7 +52,7 @@ pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
         )),
         None => None,
     };
-    let figures = BenchFigures::new(ours, Some(idle), swarm, baseline);
+    let figures = BenchFigures::new(ours, idle, swarm, baseline);
     if arguments.json {
         println!("{}", serde_json::to_string_pretty(&figures)?);
     } else {
