@@ -126,7 +126,7 @@ pub struct Scheduled {
 /// (512 against 2048: 0.5% fewer instructions for swarm seeds 0..20, the same for steady load).
 const WHEEL_MS: u64 = 512;
 
-/// The pending events: a calendar queue. Events due within [`WHEEL_MS`] of the current time
+/// The pending events: a calendar queue. Events due within `WHEEL_MS` of the current time
 /// sit in one bucket per millisecond, in scheduling order, so that pushing and popping cost a
 /// few instructions rather than a heap's sift (the simulator pushes and pops once per message).
 /// Later events (heals, long timeouts) wait in a heap ordered by (time, sequence number) and

@@ -305,9 +305,10 @@ fn exponential_sample(mean: u64, m: u64) -> u64 {
 /// most a threshold `T(n)`, the largest draw whose sample is `n` or more. A draw's sample is
 /// then the number of thresholds at or above it, counted from `T(1)` down; thresholds are found
 /// the first time a draw reaches them, by walking from `2^53 * e^(-n/mean)` with the sample
-/// function itself. A draw within [`GUARD_STEPS`] of a threshold takes the logarithm instead,
-/// so a logarithm that rounded against its neighbours right at a boundary could not make the
-/// table disagree with it (such draws come about once in 10^11).
+/// function itself. A draw within `GUARD_STEPS` (4,096) of a threshold takes the logarithm
+/// instead, so a logarithm that rounded against its neighbours right at a boundary could not
+/// make the table disagree with it (such draws come about once in 10^11). Means above
+/// `TABLE_MEAN_MAX` (32) take the logarithm every time.
 #[derive(Clone, Debug)]
 pub struct ExponentialTable {
     mean: u64,
@@ -317,6 +318,10 @@ pub struct ExponentialTable {
 
 /// How close to a threshold a draw falls back to the logarithm.
 const GUARD_STEPS: u64 = 4096;
+
+/// The largest mean drawn through the table. A draw walks about `mean` thresholds, and the
+/// table grows to as many as the draws reach, so larger means take the logarithm every time.
+const TABLE_MEAN_MAX: u64 = 32;
 
 impl ExponentialTable {
     /// A table for `mean`, empty until draws need it.
@@ -335,8 +340,8 @@ impl ExponentialTable {
     /// One draw from `rng`: exactly what `rng.exponential(self.mean())` would return, with
     /// `rng` left in the same state.
     pub fn draw(&mut self, rng: &mut SimRng) -> u64 {
-        if self.mean == 0 {
-            return 0;
+        if self.mean == 0 || self.mean > TABLE_MEAN_MAX {
+            return rng.exponential(self.mean);
         }
         let m = rng.exponential_draw();
         self.draw_of(m)
@@ -428,7 +433,7 @@ mod tests {
 
     #[test]
     fn the_exponential_table_draws_what_the_logarithm_draws() {
-        for mean in [1, 2, 3, 4, 9, 25, 100, 1_000] {
+        for mean in [1, 2, 3, 4, 9, 25, TABLE_MEAN_MAX] {
             let mut table = ExponentialTable::new(mean);
             let mut by_table = SimRng::new(mean);
             let mut by_logarithm = SimRng::new(mean);
@@ -473,6 +478,15 @@ mod tests {
             assert_eq!(table.draw_of(UNIT_STEPS), 0);
         }
         assert_eq!(ExponentialTable::new(0).draw(&mut SimRng::new(1)), 0);
+        // Above the table's range, the logarithm (and no table) for every draw.
+        for mean in [TABLE_MEAN_MAX + 1, 1 << 40, u64::MAX] {
+            let mut table = ExponentialTable::new(mean);
+            let (mut by_table, mut by_logarithm) = (SimRng::new(5), SimRng::new(5));
+            for _ in 0..1_000 {
+                assert_eq!(table.draw(&mut by_table), by_logarithm.exponential(mean));
+            }
+            assert!(table.thresholds.is_empty(), "mean {mean}");
+        }
     }
 
     #[test]
