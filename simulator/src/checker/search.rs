@@ -167,6 +167,11 @@ pub(crate) struct Search<'a, M: Model> {
 
     /// Per component, the bitset of linearized operations over local indices.
     linearized: Vec<Vec<u64>>,
+    /// Per component, how many leading words of `linearized` have every bit set: the scans
+    /// over pending operations start there, so that they cost the span of operations still
+    /// open rather than the length of the history.
+    /// Invariant: `linearized[c][..full_words[c]]` are all `u64::MAX`.
+    full_words: Vec<usize>,
     linearized_count: Vec<u32>,
     /// Per component, the xor of `zobrist` over its linearized operations.
     linearized_hash: Vec<u64>,
@@ -265,6 +270,7 @@ impl<'a, M: Model> Search<'a, M> {
             blind,
             zobrist,
             linearized,
+            full_words: vec![0; component_count],
             linearized_count: vec![0; component_count],
             linearized_hash: vec![0; component_count],
             states: Vec::new(),
@@ -517,11 +523,11 @@ impl<'a, M: Model> Search<'a, M> {
                 &self.local_index,
             );
             // Every operation before the first unlinearized one is linearized.
+            let full_words = self.full_words[component];
             let first_unlinearized = linearized
-                .iter()
-                .position(|&word| word != u64::MAX)
+                .get(full_words)
                 .map_or(linearized.len() * 64, |word| {
-                    word * 64 + linearized[word].trailing_ones() as usize
+                    full_words * 64 + word.trailing_ones() as usize
                 });
             let mut candidates = self.members[component]
                 [first_unlinearized.min(operation_limit)..operation_limit]
@@ -595,7 +601,7 @@ impl<'a, M: Model> Search<'a, M> {
     fn for_each_pending(&mut self, forced: u32, mut visit: impl FnMut(&mut Self, u32)) {
         let component = self.entries[forced as usize].component as usize;
         let limit = self.pending_limit[forced as usize] as usize;
-        for word_index in 0..limit.div_ceil(64) {
+        for word_index in self.full_words[component]..limit.div_ceil(64) {
             let mut bits = !self.linearized[component][word_index];
             let valid = limit - word_index * 64;
             if valid < 64 {
@@ -628,12 +634,17 @@ impl<'a, M: Model> Search<'a, M> {
     fn linearize(&mut self, operation: u32, next_state: u32) {
         let component = self.entries[operation as usize].component as usize;
         let local = self.local_index[operation as usize] as usize;
-        let word = &mut self.linearized[component][local / 64];
+        let words = &mut self.linearized[component];
+        let word = &mut words[local / 64];
         assert!(
             *word & (1 << (local % 64)) == 0,
             "operation {operation} linearized twice"
         );
         *word |= 1 << (local % 64);
+        let full_words = &mut self.full_words[component];
+        while words.get(*full_words) == Some(&u64::MAX) {
+            *full_words += 1;
+        }
         self.linearized_count[component] += 1;
         self.linearized_hash[component] ^= self.zobrist[operation as usize];
         self.trail.push(TrailStep {
@@ -651,6 +662,7 @@ impl<'a, M: Model> Search<'a, M> {
             let component = self.entries[operation].component as usize;
             let local = self.local_index[operation] as usize;
             self.linearized[component][local / 64] &= !(1 << (local % 64));
+            self.full_words[component] = self.full_words[component].min(local / 64);
             self.linearized_count[component] -= 1;
             self.linearized_hash[component] ^= self.zobrist[operation];
             self.states[component] = step.previous_state;

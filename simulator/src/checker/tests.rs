@@ -345,3 +345,26 @@ fn state_preserving_writes_are_not_taken_for_reads() {
         }
     );
 }
+
+#[test]
+fn a_wrong_early_choice_found_out_past_a_full_bitset_word_is_undone() {
+    // Two writes span the whole history. The search tries the write of 1 first, then the write
+    // of 2 that the reads need; only the last read, more than 64 operations later, shows that
+    // the write of 1 came last. Backtracking then reopens operations in the first word of the
+    // bitset, which had filled up, and the scans over pending operations must see them again.
+    let mut operations = vec![write(0, 0, 1_000, 1), write(1, 0, 1_000, 2)];
+    let reads = 70;
+    for index in 0..reads {
+        operations.push(read(2, 10 + 2 * index, 11 + 2 * index, Some(2)));
+    }
+    operations.push(read(2, 500, 501, Some(1)));
+    let result = register_check(&history(operations));
+    let CheckResult::Linearizable { order } = result else {
+        panic!("expected linearizable, got {result:?}");
+    };
+    // The write of 2, the reads of 2, the write of 1, the read of 1.
+    let mut expected = vec![1];
+    expected.extend(2..2 + reads as usize);
+    expected.extend([0, 2 + reads as usize]);
+    assert_eq!(order, ids(&expected));
+}
