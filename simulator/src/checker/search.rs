@@ -155,6 +155,10 @@ pub(crate) struct Search<'a, M: Model> {
     return_rank: Vec<u32>,
     /// For an operation that returns: how many operations of its component were invoked by then.
     pending_limit: Vec<u32>,
+    /// Per component, for each position: the latest return time among the operations up to
+    /// it (`u64::MAX` once one never returns). Never decreasing, so a binary search finds
+    /// where the operations still open at a given time can begin.
+    latest_return: Vec<Vec<u64>>,
     /// For an operation that never returns: the previous such operation of its component with an
     /// equal input, or `NONE`.
     previous_twin: Vec<u32>,
@@ -233,6 +237,20 @@ impl<'a, M: Model> Search<'a, M> {
                 .partition_point(|&other| entries[other as usize].invoke_time <= return_time);
             pending_limit[index as usize] = to_u32(invoked);
         }
+        let latest_return = members
+            .iter()
+            .map(|component| {
+                let mut latest = 0;
+                component
+                    .iter()
+                    .map(|&index| {
+                        latest =
+                            latest.max(entries[index as usize].return_time.unwrap_or(u64::MAX));
+                        latest
+                    })
+                    .collect()
+            })
+            .collect();
         let mut previous_twin = vec![NONE; count];
         let mut latest_twin: FxHashMap<(u32, &M::Input), u32> = FxHashMap::default();
         for (index, entry) in entries.iter().enumerate() {
@@ -265,6 +283,7 @@ impl<'a, M: Model> Search<'a, M> {
             return_order,
             return_rank,
             pending_limit,
+            latest_return,
             previous_twin,
             observation,
             blind,
@@ -583,8 +602,12 @@ impl<'a, M: Model> Search<'a, M> {
     /// (the cursor has passed them, so they are linearized by then).
     fn concurrent_with(&self, operation: u32) -> Vec<u32> {
         let entry = &self.entries[operation as usize];
+        let component = entry.component as usize;
         let limit = self.pending_limit[operation as usize] as usize;
-        self.members[entry.component as usize][..limit]
+        // Before `first`, every operation returned before this one was invoked.
+        let first = self.latest_return[component][..limit]
+            .partition_point(|&latest| latest < entry.invoke_time);
+        self.members[component][first..limit]
             .iter()
             .copied()
             .filter(|&other| {
