@@ -442,9 +442,15 @@ fn porcupine_log(history: &KvHistory) -> String {
         let (event_type, value) = match (completion, &operation.outcome) {
             (false, _) => ("invoke", quoted(written)),
             (true, Outcome::Ok(KvOutput::Value(read))) => ("ok", quoted(read.as_deref())),
-            (true, Outcome::Ok(KvOutput::Done | KvOutput::CompareAndSet { .. })) => {
-                ("ok", quoted(written))
-            }
+            (
+                true,
+                Outcome::Ok(
+                    KvOutput::Done
+                    | KvOutput::Written { .. }
+                    | KvOutput::CompareAndSet { .. }
+                    | KvOutput::CompareAndSetFrom { .. },
+                ),
+            ) => ("ok", quoted(written)),
             (true, Outcome::Failed) => ("fail", quoted(written)),
             (true, Outcome::Unknown) => ("info", quoted(written)),
         };

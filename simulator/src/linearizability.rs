@@ -32,13 +32,18 @@ fn input(operation: &Operation) -> KvInput {
 
 fn outcome(outcome: &HistoryOutcome) -> CheckerOutcome<KvOutput> {
     match outcome {
-        HistoryOutcome::Ok(Reply::Written { .. }) => CheckerOutcome::Ok(KvOutput::Done),
+        // What a write found is part of its answer, and the checker holds it to that: a
+        // wrong previous value is a violation, and each answer pins where its write fell.
+        HistoryOutcome::Ok(Reply::Written { previous }) => CheckerOutcome::Ok(KvOutput::Written {
+            previous: previous.clone(),
+        }),
         HistoryOutcome::Ok(Reply::Value { value }) => {
             CheckerOutcome::Ok(KvOutput::Value(value.clone()))
         }
-        HistoryOutcome::Ok(Reply::CompareAndSet { swapped, .. }) => {
-            CheckerOutcome::Ok(KvOutput::CompareAndSet {
+        HistoryOutcome::Ok(Reply::CompareAndSet { swapped, previous }) => {
+            CheckerOutcome::Ok(KvOutput::CompareAndSetFrom {
                 succeeded: *swapped,
+                previous: previous.clone(),
             })
         }
         // A stale reply says nothing about this operation (the acknowledged-write oracle
@@ -188,11 +193,13 @@ mod tests {
 
     #[test]
     fn a_stale_read_is_not_linearizable() {
-        let written = Reply::Written { previous: None };
+        let written = |previous: Option<&str>| Reply::Written {
+            previous: previous.map(str::to_string),
+        };
         let history = History {
             operations: vec![
-                op(0, 0, 10, put("a"), written.clone()),
-                op(1, 20, 30, put("b"), written),
+                op(0, 0, 10, put("a"), written(None)),
+                op(1, 20, 30, put("b"), written(Some("a"))),
                 // Invoked after "b" was acknowledged, yet reads "a".
                 op(
                     2,
@@ -212,14 +219,22 @@ mod tests {
 
     #[test]
     fn concurrent_operations_and_unknown_writes_may_go_either_way() {
-        let written = Reply::Written { previous: None };
-        let mut unknown = op(0, 0, 0, put("x"), written.clone());
+        let mut unknown = op(0, 0, 0, put("x"), Reply::Written { previous: None });
         unknown.outcome = HistoryOutcome::Unknown;
         unknown.return_ms = None;
         let history = History {
             operations: vec![
                 unknown,
-                op(1, 5, 30, put("b"), written),
+                // It found the unknown write's value: that write took effect, before it.
+                op(
+                    1,
+                    5,
+                    30,
+                    put("b"),
+                    Reply::Written {
+                        previous: Some("x".to_string()),
+                    },
+                ),
                 op(
                     2,
                     10,
@@ -242,6 +257,46 @@ mod tests {
         };
         assert!(matches!(
             check(&history, 1_000_000),
+            Ok(LinearizabilityOutcome::Linearizable { .. })
+        ));
+    }
+
+    #[test]
+    fn a_write_that_found_a_value_nobody_wrote_is_not_linearizable() {
+        // Every read is consistent, but the second put says it replaced "c", which no
+        // operation ever wrote: the checker holds writes to the value they report.
+        let history = History {
+            operations: vec![
+                op(0, 0, 10, put("a"), Reply::Written { previous: None }),
+                op(
+                    1,
+                    20,
+                    30,
+                    put("b"),
+                    Reply::Written {
+                        previous: Some("c".to_string()),
+                    },
+                ),
+                op(
+                    2,
+                    40,
+                    50,
+                    get(),
+                    Reply::Value {
+                        value: Some("b".to_string()),
+                    },
+                ),
+            ],
+        };
+        let violation = check(&history, 1_000_000).unwrap_err();
+        assert_eq!(violation.property, Property::Linearizability);
+        // The same history with the true previous value passes.
+        let mut fixed = history.clone();
+        fixed.operations[1].outcome = HistoryOutcome::Ok(Reply::Written {
+            previous: Some("a".to_string()),
+        });
+        assert!(matches!(
+            check(&fixed, 1_000_000),
             Ok(LinearizabilityOutcome::Linearizable { .. })
         ));
     }

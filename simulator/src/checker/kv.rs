@@ -193,8 +193,30 @@ pub enum KvOutput {
     Value(Option<String>),
     /// A put, append or delete was applied.
     Done,
+    /// A put, append or delete was applied to a key that held `previous` (`None`: missing), as
+    /// kvapp answers: the answer pins where the write fell among the others.
+    Written { previous: Option<String> },
     /// Whether the compare matched and the new value was stored.
     CompareAndSet { succeeded: bool },
+    /// A compare-and-set, with the value the key held when it ran, as kvapp answers.
+    CompareAndSetFrom {
+        succeeded: bool,
+        previous: Option<String>,
+    },
+}
+
+impl KvOutput {
+    /// The value the key must hold just before the operation, when the output says.
+    fn value_before(&self) -> Option<Option<&str>> {
+        match self {
+            KvOutput::Value(value)
+            | KvOutput::Written { previous: value }
+            | KvOutput::CompareAndSetFrom {
+                previous: value, ..
+            } => Some(value.as_deref()),
+            KvOutput::Done | KvOutput::CompareAndSet { .. } => None,
+        }
+    }
 }
 
 /// The key-value model, partitioned by key: its state is the value of one key.
@@ -264,16 +286,41 @@ impl Model for KvModel {
                 KvInput::Put { .. } | KvInput::Append { .. } | KvInput::Delete { .. },
                 KvOutput::Done,
             ) => true,
+            (
+                KvInput::Put { .. } | KvInput::Append { .. } | KvInput::Delete { .. },
+                KvOutput::Written { previous },
+            ) => self.holds(state, previous.as_deref()),
             (KvInput::CompareAndSet { expected, .. }, KvOutput::CompareAndSet { succeeded }) => {
                 self.holds(state, expected.as_deref()) == *succeeded
             }
+            (
+                KvInput::CompareAndSet { expected, .. },
+                KvOutput::CompareAndSetFrom {
+                    succeeded,
+                    previous,
+                },
+            ) => {
+                self.holds(state, previous.as_deref())
+                    && self.holds(state, expected.as_deref()) == *succeeded
+            }
             // An output of the wrong kind cannot come from this operation.
-            (KvInput::Get { .. }, KvOutput::Done | KvOutput::CompareAndSet { .. })
+            (
+                KvInput::Get { .. },
+                KvOutput::Done
+                | KvOutput::Written { .. }
+                | KvOutput::CompareAndSet { .. }
+                | KvOutput::CompareAndSetFrom { .. },
+            )
             | (
                 KvInput::Put { .. } | KvInput::Append { .. } | KvInput::Delete { .. },
-                KvOutput::Value(_) | KvOutput::CompareAndSet { .. },
+                KvOutput::Value(_)
+                | KvOutput::CompareAndSet { .. }
+                | KvOutput::CompareAndSetFrom { .. },
             )
-            | (KvInput::CompareAndSet { .. }, KvOutput::Value(_) | KvOutput::Done) => false,
+            | (
+                KvInput::CompareAndSet { .. },
+                KvOutput::Value(_) | KvOutput::Done | KvOutput::Written { .. },
+            ) => false,
         };
         legal.then_some(next)
     }
@@ -281,10 +328,17 @@ impl Model for KvModel {
     fn is_observation(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
         match (input, output) {
             (KvInput::Get { .. }, _) => true,
-            (KvInput::CompareAndSet { .. }, Some(KvOutput::CompareAndSet { succeeded })) => {
-                !succeeded
-            }
-            (KvInput::CompareAndSet { .. }, None | Some(KvOutput::Value(_) | KvOutput::Done))
+            (
+                KvInput::CompareAndSet { .. },
+                Some(
+                    KvOutput::CompareAndSet { succeeded }
+                    | KvOutput::CompareAndSetFrom { succeeded, .. },
+                ),
+            ) => !succeeded,
+            (
+                KvInput::CompareAndSet { .. },
+                None | Some(KvOutput::Value(_) | KvOutput::Done | KvOutput::Written { .. }),
+            )
             | (KvInput::Put { .. } | KvInput::Append { .. } | KvInput::Delete { .. }, _) => false,
         }
     }
@@ -292,9 +346,15 @@ impl Model for KvModel {
     fn is_blind(&self, input: &KvInput, output: Option<&KvOutput>) -> bool {
         match (input, output) {
             (KvInput::Put { .. } | KvInput::Delete { .. }, None | Some(KvOutput::Done)) => true,
+            // A write that says what it overwrote is legal in one state only.
             (
                 KvInput::Put { .. } | KvInput::Delete { .. },
-                Some(KvOutput::Value(_) | KvOutput::CompareAndSet { .. }),
+                Some(
+                    KvOutput::Value(_)
+                    | KvOutput::Written { .. }
+                    | KvOutput::CompareAndSet { .. }
+                    | KvOutput::CompareAndSetFrom { .. },
+                ),
             )
             | (KvInput::Get { .. } | KvInput::Append { .. } | KvInput::CompareAndSet { .. }, _) => {
                 false
@@ -305,15 +365,17 @@ impl Model for KvModel {
     fn may_reach(
         &self,
         state: &KvValue,
-        input: &KvInput,
+        _input: &KvInput,
         output: &KvOutput,
         candidates: &mut dyn Iterator<Item = &KvInput>,
     ) -> bool {
-        let (KvInput::Get { .. }, KvOutput::Value(expected)) = (input, output) else {
+        // The value the key must hold just before the operation: what a get returns, what a
+        // write or a compare-and-set says it found.
+        let Some(expected) = output.value_before() else {
             return true;
         };
-        // Appends only lengthen the text and never make a key missing, so the value the get
-        // returns is the current one or one a candidate sets, lengthened by appends.
+        // Appends only lengthen the text and never make a key missing, so the value found is
+        // the current one or one a candidate sets, lengthened by appends.
         let reachable_from = |start: Option<&str>| match (expected, start) {
             (Some(text), Some(start)) => text.starts_with(start),
             (Some(_), None) => true,
@@ -357,9 +419,20 @@ impl Model for KvModel {
                 format!("{call} -> {}", describe_value(value.as_deref()))
             }
             Some(KvOutput::Done) => format!("{call} -> ok"),
+            Some(KvOutput::Written { previous }) => {
+                format!("{call} -> ok (was {})", describe_value(previous.as_deref()))
+            }
             Some(KvOutput::CompareAndSet { succeeded }) => {
                 format!("{call} -> {}", if *succeeded { "ok" } else { "mismatch" })
             }
+            Some(KvOutput::CompareAndSetFrom {
+                succeeded,
+                previous,
+            }) => format!(
+                "{call} -> {} (was {})",
+                if *succeeded { "ok" } else { "mismatch" },
+                describe_value(previous.as_deref())
+            ),
         }
     }
 

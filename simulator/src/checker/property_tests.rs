@@ -186,14 +186,36 @@ fn kv_input(plan: &Plan) -> KvInput {
     }
 }
 
-fn kv_apply(model: &KvModel, state: &KvValue, input: &KvInput) -> (KvValue, KvOutput) {
+/// The true output of `input` from `state`: with the value found (as kvapp answers) when
+/// `with_previous`, without it (as porcupine's histories answer) otherwise.
+fn kv_apply(
+    model: &KvModel,
+    state: &KvValue,
+    input: &KvInput,
+    with_previous: bool,
+) -> (KvValue, KvOutput) {
+    let previous = state.to_text();
     let output = match input {
-        KvInput::Get { .. } => KvOutput::Value(state.to_text()),
+        KvInput::Get { .. } => KvOutput::Value(previous),
+        KvInput::Put { .. } | KvInput::Append { .. } | KvInput::Delete { .. } if with_previous => {
+            KvOutput::Written { previous }
+        }
         KvInput::Put { .. } | KvInput::Append { .. } | KvInput::Delete { .. } => KvOutput::Done,
         KvInput::CompareAndSet { .. } => {
-            let succeeded = KvOutput::CompareAndSet { succeeded: true };
-            KvOutput::CompareAndSet {
-                succeeded: model.step(state, input, Some(&succeeded)).is_some(),
+            let succeeded = model
+                .step(
+                    state,
+                    input,
+                    Some(&KvOutput::CompareAndSet { succeeded: true }),
+                )
+                .is_some();
+            if with_previous {
+                KvOutput::CompareAndSetFrom {
+                    succeeded,
+                    previous,
+                }
+            } else {
+                KvOutput::CompareAndSet { succeeded }
             }
         }
     };
@@ -211,9 +233,35 @@ fn kv_other_output(output: &KvOutput, how: u8) -> KvOutput {
         KvOutput::Value(Some(_)) => KvOutput::Value(None),
         KvOutput::Value(None) => KvOutput::Value(Some((how % 3).to_string())),
         KvOutput::Done => KvOutput::Done,
+        KvOutput::Written { previous } => KvOutput::Written {
+            previous: kv_other_value(previous.as_deref(), how),
+        },
         KvOutput::CompareAndSet { succeeded } => KvOutput::CompareAndSet {
             succeeded: !succeeded,
         },
+        KvOutput::CompareAndSetFrom {
+            succeeded,
+            previous,
+        } if how % 2 == 0 => KvOutput::CompareAndSetFrom {
+            succeeded: !succeeded,
+            previous: previous.clone(),
+        },
+        KvOutput::CompareAndSetFrom {
+            succeeded,
+            previous,
+        } => KvOutput::CompareAndSetFrom {
+            succeeded: *succeeded,
+            previous: kv_other_value(previous.as_deref(), how),
+        },
+    }
+}
+
+/// A value other than `value`.
+fn kv_other_value(value: Option<&str>, how: u8) -> Option<String> {
+    match value {
+        Some(text) if how % 4 == 0 => Some(format!("{text}{}", how % 3)),
+        Some(_) => None,
+        None => Some((how % 3).to_string()),
     }
 }
 
@@ -407,9 +455,13 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
-    fn kv_checker_agrees_with_brute_force(plans in plans(8, 2, 12), corruption in corruptions()) {
+    fn kv_checker_agrees_with_brute_force(
+        plans in plans(8, 2, 12),
+        corruption in corruptions(),
+        with_previous in any::<bool>(),
+    ) {
         let model = KvModel::new();
-        let history = execute(&plans, kv_input, KvValue::missing(), |plan| plan.key, |state, input| kv_apply(&model, state, input));
+        let history = execute(&plans, kv_input, KvValue::missing(), |plan| plan.key, |state, input| kv_apply(&model, state, input, with_previous));
         if corruption.is_none() {
             prop_assert!(brute_force::is_linearizable(&history, &model));
         }
@@ -429,9 +481,10 @@ proptest! {
     fn kv_checker_agrees_with_exhaustive_search_on_larger_histories(
         plans in plans(16, 2, 16),
         corruption in corruptions(),
+        with_previous in any::<bool>(),
     ) {
         let model = KvModel::new();
-        let history = execute(&plans, kv_input, KvValue::missing(), |plan| plan.key, |state, input| kv_apply(&model, state, input));
+        let history = execute(&plans, kv_input, KvValue::missing(), |plan| plan.key, |state, input| kv_apply(&model, state, input, with_previous));
         let history = corrupt(&history, corruption, kv_other_output);
         assert_agrees_with(&history, &model, is_linearizable_memoized(&history, &model));
     }
