@@ -332,13 +332,8 @@ impl ExponentialTable {
         }
     }
 
-    /// The mean it draws for.
-    pub fn mean(&self) -> u64 {
-        self.mean
-    }
-
-    /// One draw from `rng`: exactly what `rng.exponential(self.mean())` would return, with
-    /// `rng` left in the same state.
+    /// One draw from `rng`: exactly what `rng.exponential(mean)` would return for the table's
+    /// mean, with `rng` left in the same state.
     pub fn draw(&mut self, rng: &mut SimRng) -> u64 {
         if self.mean == 0 || self.mean > TABLE_MEAN_MAX {
             return rng.exponential(self.mean);
@@ -353,9 +348,7 @@ impl ExponentialTable {
         let mut sample = self.thresholds.iter().take_while(|&&t| m <= t).count();
         // Past the thresholds known so far: find more, as far as this draw reaches.
         while sample == self.thresholds.len() && (sample as u64) < cap {
-            let threshold = self.find_threshold(sample as u64 + 1);
-            self.thresholds.push(threshold);
-            if m <= threshold {
+            if m <= self.threshold(sample as u64 + 1) {
                 sample += 1;
             }
         }
@@ -371,7 +364,6 @@ impl ExponentialTable {
     }
 
     /// `T(n)` for `1 <= n <= 20 * mean`, computing it (and every smaller one) if need be.
-    #[cfg(test)]
     fn threshold(&mut self, n: u64) -> u64 {
         while self.thresholds.len() < n as usize {
             let next = self.thresholds.len() as u64 + 1;
