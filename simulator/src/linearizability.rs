@@ -191,25 +191,28 @@ mod tests {
         }
     }
 
+    /// A write's answer: it replaced `previous`.
+    fn written(previous: Option<&str>) -> Reply {
+        Reply::Written {
+            previous: previous.map(str::to_string),
+        }
+    }
+
+    /// A get's answer.
+    fn value(value: &str) -> Reply {
+        Reply::Value {
+            value: Some(value.to_string()),
+        }
+    }
+
     #[test]
     fn a_stale_read_is_not_linearizable() {
-        let written = |previous: Option<&str>| Reply::Written {
-            previous: previous.map(str::to_string),
-        };
         let history = History {
             operations: vec![
                 op(0, 0, 10, put("a"), written(None)),
                 op(1, 20, 30, put("b"), written(Some("a"))),
                 // Invoked after "b" was acknowledged, yet reads "a".
-                op(
-                    2,
-                    40,
-                    50,
-                    get(),
-                    Reply::Value {
-                        value: Some("a".to_string()),
-                    },
-                ),
+                op(2, 40, 50, get(), value("a")),
             ],
         };
         let violation = check(&history, 1_000_000).unwrap_err();
@@ -219,40 +222,16 @@ mod tests {
 
     #[test]
     fn concurrent_operations_and_unknown_writes_may_go_either_way() {
-        let mut unknown = op(0, 0, 0, put("x"), Reply::Written { previous: None });
+        let mut unknown = op(0, 0, 0, put("x"), written(None));
         unknown.outcome = HistoryOutcome::Unknown;
         unknown.return_ms = None;
         let history = History {
             operations: vec![
                 unknown,
                 // It found the unknown write's value: that write took effect, before it.
-                op(
-                    1,
-                    5,
-                    30,
-                    put("b"),
-                    Reply::Written {
-                        previous: Some("x".to_string()),
-                    },
-                ),
-                op(
-                    2,
-                    10,
-                    20,
-                    get(),
-                    Reply::Value {
-                        value: Some("x".to_string()),
-                    },
-                ),
-                op(
-                    2,
-                    40,
-                    50,
-                    get(),
-                    Reply::Value {
-                        value: Some("b".to_string()),
-                    },
-                ),
+                op(1, 5, 30, put("b"), written(Some("x"))),
+                op(2, 10, 20, get(), value("x")),
+                op(2, 40, 50, get(), value("b")),
             ],
         };
         assert!(matches!(
@@ -267,34 +246,16 @@ mod tests {
         // operation ever wrote: the checker holds writes to the value they report.
         let history = History {
             operations: vec![
-                op(0, 0, 10, put("a"), Reply::Written { previous: None }),
-                op(
-                    1,
-                    20,
-                    30,
-                    put("b"),
-                    Reply::Written {
-                        previous: Some("c".to_string()),
-                    },
-                ),
-                op(
-                    2,
-                    40,
-                    50,
-                    get(),
-                    Reply::Value {
-                        value: Some("b".to_string()),
-                    },
-                ),
+                op(0, 0, 10, put("a"), written(None)),
+                op(1, 20, 30, put("b"), written(Some("c"))),
+                op(2, 40, 50, get(), value("b")),
             ],
         };
         let violation = check(&history, 1_000_000).unwrap_err();
         assert_eq!(violation.property, Property::Linearizability);
         // The same history with the true previous value passes.
         let mut fixed = history.clone();
-        fixed.operations[1].outcome = HistoryOutcome::Ok(Reply::Written {
-            previous: Some("a".to_string()),
-        });
+        fixed.operations[1].outcome = HistoryOutcome::Ok(written(Some("a")));
         assert!(matches!(
             check(&fixed, 1_000_000),
             Ok(LinearizabilityOutcome::Linearizable { .. })

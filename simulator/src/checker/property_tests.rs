@@ -227,11 +227,7 @@ fn kv_apply(
 
 fn kv_other_output(output: &KvOutput, how: u8) -> KvOutput {
     match output {
-        KvOutput::Value(Some(text)) if how % 4 == 0 => {
-            KvOutput::Value(Some(format!("{text}{}", how % 3)))
-        }
-        KvOutput::Value(Some(_)) => KvOutput::Value(None),
-        KvOutput::Value(None) => KvOutput::Value(Some((how % 3).to_string())),
+        KvOutput::Value(value) => KvOutput::Value(kv_other_value(value.as_deref(), how)),
         KvOutput::Done => KvOutput::Done,
         KvOutput::Written { previous } => KvOutput::Written {
             previous: kv_other_value(previous.as_deref(), how),
