@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::report::Class;
+use crate::report::{Class, LinearizabilityOutcome};
 use crate::run::{options_for, run_seed};
 
 /// What to sweep.
@@ -48,6 +48,9 @@ pub struct SeedResult {
     pub events: u64,
     /// Reproduction command.
     pub reproduce: String,
+    /// Why the linearizability checker gave up on the history, when it did: the run then
+    /// passed without that check.
+    pub history_inconclusive: Option<String>,
 }
 
 /// The sweep's outcome.
@@ -57,6 +60,9 @@ pub struct SweepSummary {
     pub seeds_run: u64,
     /// Seeds that failed, by seed.
     pub failures: Vec<SeedResult>,
+    /// Seeds that passed although the linearizability checker gave up on their history (its
+    /// step budget ran out), by seed: they were judged by every other check only.
+    pub history_inconclusive: Vec<SeedResult>,
     /// Total simulated milliseconds.
     pub simulated_ms: u64,
     /// Total events.
@@ -118,6 +124,21 @@ impl SweepSummary {
                 out.push_str(&format!("  {}\n", failure.reproduce));
             }
         }
+        if !self.history_inconclusive.is_empty() {
+            out.push_str(&format!(
+                "{} passed seeds went without a linearizability verdict (the checker's budget ran \
+                 out; raise it with --set checker_steps_max=N):\n",
+                self.history_inconclusive.len()
+            ));
+            for seed in &self.history_inconclusive {
+                out.push_str(&format!(
+                    "{:>8}  {}\n          {}\n",
+                    seed.seed,
+                    seed.history_inconclusive.as_deref().unwrap_or_default(),
+                    seed.reproduce
+                ));
+            }
+        }
         out
     }
 }
@@ -172,21 +193,85 @@ pub fn sweep(plan: &SweepPlan) -> Result<SweepSummary, String> {
                     simulated_ms: report.stats.simulated_ms,
                     events: report.stats.events,
                     reproduce: report.reproduce,
+                    history_inconclusive: match report.stats.linearizability {
+                        Some(LinearizabilityOutcome::Inconclusive(reason)) => Some(reason),
+                        _ => None,
+                    },
                 }
             })
             .collect()
     });
     bar.finish_and_clear();
     results.sort_by_key(|result| result.seed);
+    let (failures, passed): (Vec<SeedResult>, Vec<SeedResult>) = results
+        .into_iter()
+        .partition(|result| result.class != Class::Pass);
     let summary = SweepSummary {
-        seeds_run: results.len() as u64,
-        simulated_ms: results.iter().map(|result| result.simulated_ms).sum(),
-        events: results.iter().map(|result| result.events).sum(),
+        seeds_run: (failures.len() + passed.len()) as u64,
+        simulated_ms: failures
+            .iter()
+            .chain(&passed)
+            .map(|result| result.simulated_ms)
+            .sum(),
+        events: failures
+            .iter()
+            .chain(&passed)
+            .map(|result| result.events)
+            .sum(),
         wall_ms: started.elapsed().as_millis() as u64,
-        failures: results
+        failures,
+        history_inconclusive: passed
             .into_iter()
-            .filter(|result| result.class != Class::Pass)
+            .filter(|result| result.history_inconclusive.is_some())
             .collect(),
     };
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(settings: &[&str]) -> SweepPlan {
+        SweepPlan {
+            seeds: 0..2,
+            jobs: 1,
+            shard: None,
+            swarm: false,
+            settings: settings.iter().map(|setting| setting.to_string()).collect(),
+            check_determinism: false,
+            progress: false,
+        }
+    }
+
+    #[test]
+    fn seeds_whose_history_went_unjudged_are_listed_apart_from_failures() {
+        let starved = sweep(&plan(&[
+            "faults.fault_window_ms=1000",
+            "checker_steps_max=5",
+        ]))
+        .unwrap();
+        assert!(starved.failures.is_empty(), "{}", starved.text());
+        let seeds: Vec<u64> = starved
+            .history_inconclusive
+            .iter()
+            .map(|result| result.seed)
+            .collect();
+        assert_eq!(seeds, vec![0, 1], "{}", starved.text());
+        let text = starved.text();
+        assert!(
+            text.contains("2 passed seeds went without a linearizability verdict"),
+            "{text}"
+        );
+        assert!(text.contains("StepBudget"), "{text}");
+        assert!(
+            text.contains("checker_steps_max=5"),
+            "the reproduction: {text}"
+        );
+
+        let judged = sweep(&plan(&["faults.fault_window_ms=1000"])).unwrap();
+        assert!(judged.failures.is_empty(), "{}", judged.text());
+        assert!(judged.history_inconclusive.is_empty(), "{}", judged.text());
+        assert!(!judged.text().contains("without a linearizability verdict"));
+    }
 }

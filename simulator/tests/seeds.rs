@@ -2,7 +2,7 @@
 //! bug still shows where the simulator first found it.
 
 use simulator::faults::FaultStats;
-use simulator::report::{Class, Verdict};
+use simulator::report::{Class, LinearizabilityOutcome, Verdict};
 use simulator::run::{options_for, run_seed};
 
 fn settings(list: &[&str]) -> Vec<String> {
@@ -30,6 +30,13 @@ fn run_seeds(
         faults.leader_transfers += seen.leader_transfers;
         for (mode, count) in &seen.partitions {
             *faults.partitions.entry(mode.clone()).or_insert(0) += count;
+        }
+        if let Some(LinearizabilityOutcome::Inconclusive(reason)) = &report.stats.linearizability {
+            // A pass without a linearizability verdict is a weaker pass than the test claims.
+            failures.push(format!(
+                "seed {seed}: the linearizability check gave up: {reason}\n{}",
+                report.reproduce
+            ));
         }
         match report.verdict.class() {
             Class::Pass | Class::KnownBug => {}

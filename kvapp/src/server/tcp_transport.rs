@@ -3,16 +3,16 @@
 //! Outbound, each peer has its own sender thread fed by a bounded queue. [`Transport::send`]
 //! only queues (dropping the message when the queue is full: the transport is fire-and-forget
 //! and Raft resends what matters, §5.3), so the node thread never waits on the network. The
-//! sender connects lazily, writes frames in batches, and after a failure reconnects with
+//! sender connects lazily, writes messages in batches, and after a failure reconnects with
 //! exponential backoff; messages queued while the peer is unreachable are dropped, since they
 //! are stale by the time it comes back. A failed connection attempt or a lost connection marks
 //! the peer unreachable; the node loop collects the marks with
 //! [`TcpTransport::take_unreachable`] and reports them to Raft, which then stops pipelining
 //! appends into the void and probes the peer instead (as etcd's rafthttp does).
 //!
-//! Inbound, one thread accepts connections and one reader thread per connection decodes frames
+//! Inbound, one thread accepts connections and one reader thread per connection reads messages
 //! (see [`super::frame`]) and hands the bytes on; a bad preamble, an oversized or truncated
-//! frame closes that connection only.
+//! message closes that connection only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufReader, BufWriter, Write};
@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use raft::NodeId;
 
-use super::frame::{self, FrameError, MAX_FRAME_BYTES};
+use super::frame::{self, FrameError, MESSAGE_BYTES_MAX};
 use crate::transport::Transport;
 
 /// Messages waiting for one peer; more are dropped.
@@ -250,21 +250,21 @@ fn write_batch(
 }
 
 fn write_message(to: NodeId, writer: &mut impl Write, message: &[u8]) -> io::Result<()> {
-    if message.len() > MAX_FRAME_BYTES {
+    if message.len() as u64 > MESSAGE_BYTES_MAX {
         // A snapshot over the limit can never be delivered; say so rather than fail silently.
         tracing::error!(
             peer = to,
             bytes = message.len(),
-            limit = MAX_FRAME_BYTES,
-            "message over the frame limit dropped"
+            limit = MESSAGE_BYTES_MAX,
+            "message over the size limit dropped"
         );
         return Ok(());
     }
-    frame::write_frame(writer, message)
+    frame::write_message(writer, message)
 }
 
 /// Accepts peer connections on `listener`, each served by its own reader thread that passes
-/// every frame to `deliver`; a reader stops when `deliver` returns false (the node is gone).
+/// every message to `deliver`; a reader stops when `deliver` returns false (the node is gone).
 pub fn spawn_listener<F>(listener: TcpListener, deliver: F) -> io::Result<thread::JoinHandle<()>>
 where
     F: Fn(Vec<u8>) -> bool + Clone + Send + 'static,
@@ -333,7 +333,7 @@ where
     stream.set_read_timeout(Some(READ_IDLE_TIMEOUT))?;
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
     frame::read_preamble(&mut reader)?;
-    while let Some(payload) = frame::read_frame(&mut reader)? {
+    while let Some(payload) = frame::read_message(&mut reader)? {
         if !deliver(payload) {
             break;
         }
@@ -374,6 +374,24 @@ mod tests {
             let bytes = receiver.recv_timeout(Duration::from_secs(5)).unwrap();
             assert_eq!(bytes, vec![index; usize::from(index)]);
         }
+    }
+
+    #[test]
+    fn a_message_of_several_chunks_arrives_whole_and_in_its_place() {
+        // A snapshot-sized message between small ones: 2.5 chunks of distinct bytes.
+        let (address, receiver) = receiving_end();
+        let mut transport = TcpTransport::new();
+        transport.set_peers(&BTreeMap::from([(2, address)]));
+        let large: Vec<u8> = (0..frame::CHUNK_BYTES_MAX * 5 / 2)
+            .map(|index| (index % 253) as u8)
+            .collect();
+        transport.send(2, b"before".to_vec());
+        transport.send(2, large.clone());
+        transport.send(2, b"after".to_vec());
+        let timeout = Duration::from_secs(10);
+        assert_eq!(receiver.recv_timeout(timeout).unwrap(), b"before");
+        assert!(receiver.recv_timeout(timeout).unwrap() == large);
+        assert_eq!(receiver.recv_timeout(timeout).unwrap(), b"after");
     }
 
     #[test]
