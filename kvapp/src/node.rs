@@ -38,7 +38,9 @@ use crate::clock::Clock;
 use crate::disk::Disk;
 use crate::snapshotter::{snapshot_file_name, SnapshotError, Snapshotter, SnapshotterConfig};
 use crate::store::StoreError;
-use crate::store::{decode_command, encode_command, ClientId, Command, Reply, Sequence, Store};
+use crate::store::{
+    decode_command, encode_command, ClientId, Command, Operation, Reply, Sequence, Store,
+};
 use crate::transport::Transport;
 use crate::wal::{SnapshotMarker, Wal, WalConfig, WalError};
 
@@ -839,6 +841,17 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             }
         };
         let reply = self.store.apply(&command);
+        if let (Operation::CloseSessions { first, last }, Reply::SessionsClosed { ended }) =
+            (&command.operation, &reply)
+        {
+            tracing::info!(
+                index = entry.index,
+                first = format_args!("{first:#x}"),
+                last = format_args!("{last:#x}"),
+                ended,
+                "closed client sessions"
+            );
+        }
         if let Some(writes) = self
             .pending_writes
             .remove(&(command.client_id, command.sequence))

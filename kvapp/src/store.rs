@@ -20,9 +20,19 @@
 //!
 //! A client must therefore have at most one command in flight and number its commands with
 //! increasing sequence numbers; in return the table holds exactly one session per client, so it
-//! is bounded by the number of clients. Sessions never expire: expiry would have to be decided
-//! by the log itself (thesis §6.3 uses timestamps in entries) to stay the same on every node,
-//! and no client closes its session yet.
+//! is bounded by the number of clients.
+//!
+//! # Closing sessions
+//!
+//! Sessions end only through the log, so that every replica ends the same ones at the same
+//! index (the thesis, §6.3, expires them by timestamps carried in entries; here the clients'
+//! owner says when). [`Operation::CloseSessions`] ends the sessions of a range of client ids
+//! and closes the range for good: a later command from a client id in it, such as a retry of
+//! an old command still travelling the network, is refused with [`Reply::SessionClosed`]
+//! rather than applied a second time after its session is gone. The closed ranges are merged
+//! as they grow, so they number no more than the separate ranges ever closed (the server
+//! closes one growing range per node: the client ids of its own earlier runs, see
+//! `server::client_ids`). A close is idempotent and has no session of its own.
 //!
 //! Everything is a `BTreeMap` so that snapshots are byte-identical on every node.
 
@@ -73,6 +83,15 @@ pub enum Operation {
         /// The new value.
         value: String,
     },
+    /// End the sessions of client ids `first..=last` and refuse every later command from
+    /// them (see the module docs). It touches no key; its own client id and sequence only
+    /// identify it to the node that submitted it.
+    CloseSessions {
+        /// The first client id closed.
+        first: ClientId,
+        /// The last client id closed (an empty range when below `first`).
+        last: ClientId,
+    },
 }
 
 /// One client request as it travels in a log entry.
@@ -112,6 +131,14 @@ pub enum Reply {
         /// The sequence number of the client's latest applied command.
         latest_sequence: Sequence,
     },
+    /// Close-sessions: the range is closed; `ended` sessions were open in it.
+    SessionsClosed {
+        /// The sessions it ended.
+        ended: u64,
+    },
+    /// The command's client id lies in a closed range: it was not applied, and no command of
+    /// that client ever will be.
+    SessionClosed,
 }
 
 /// What the store remembers about one client.
@@ -129,10 +156,27 @@ pub enum StoreError {
     /// The bytes are not an encoded store snapshot.
     #[error("store snapshot does not decode: {0}")]
     Undecodable(CodecError),
-    /// A session caches a [`Reply::Stale`], which [`Store::apply`] never records.
-    #[error("store snapshot caches a stale reply for client {client_id}")]
-    StaleReplyCached {
+    /// A session caches a reply that [`Store::apply`] never records: [`Reply::Stale`],
+    /// [`Reply::SessionClosed`] or [`Reply::SessionsClosed`].
+    #[error("store snapshot caches a {reply} reply for client {client_id}")]
+    UnrecordedReplyCached {
         /// The client whose session is wrong.
+        client_id: ClientId,
+        /// The kind of reply.
+        reply: &'static str,
+    },
+    /// The closed ranges are not in order, overlap, touch, or run backwards.
+    #[error("store snapshot's closed client id ranges are malformed at {first}..={last}")]
+    ClosedRangesMalformed {
+        /// The first client id of the offending range.
+        first: ClientId,
+        /// Its last client id.
+        last: ClientId,
+    },
+    /// A session survives inside a closed range.
+    #[error("store snapshot holds a session for client {client_id}, whose range is closed")]
+    SessionInClosedRange {
+        /// The client.
         client_id: ClientId,
     },
 }
@@ -142,6 +186,17 @@ pub enum StoreError {
 pub struct Store {
     values: BTreeMap<String, String>,
     /// One entry per client; see the module docs.
+    sessions: BTreeMap<ClientId, Session>,
+    /// Closed client id ranges, first to last (inclusive); disjoint, and never touching, since
+    /// touching ranges are merged.
+    closed: BTreeMap<ClientId, ClientId>,
+}
+
+/// The snapshot layout before sessions could be closed, still read so that a node upgraded
+/// over its old snapshot files starts.
+#[derive(Deserialize)]
+struct StoreWithoutClosedRanges {
+    values: BTreeMap<String, String>,
     sessions: BTreeMap<ClientId, Session>,
 }
 
@@ -154,6 +209,14 @@ impl Store {
     /// Applies one committed command and returns its reply, following the dedup rules in the
     /// module docs.
     pub fn apply(&mut self, command: &Command) -> Reply {
+        if let Operation::CloseSessions { first, last } = command.operation {
+            return Reply::SessionsClosed {
+                ended: self.close_sessions(first, last),
+            };
+        }
+        if self.is_closed(command.client_id) {
+            return Reply::SessionClosed;
+        }
         if let Some(session) = self.sessions.get(&command.client_id) {
             if command.sequence == session.sequence {
                 return session.reply.clone();
@@ -198,6 +261,7 @@ impl Store {
             Operation::Delete { key } => Reply::Written {
                 previous: self.values.remove(key),
             },
+            Operation::CloseSessions { .. } => unreachable!("apply handles closes first"),
             Operation::CompareAndSet {
                 key,
                 expected,
@@ -212,6 +276,50 @@ impl Store {
                 Reply::CompareAndSet { swapped, previous }
             }
         }
+    }
+
+    /// Whether `client_id` lies in a closed range.
+    pub fn is_closed(&self, client_id: ClientId) -> bool {
+        self.closed
+            .range(..=client_id)
+            .next_back()
+            .is_some_and(|(_, &last)| client_id <= last)
+    }
+
+    /// Ends the sessions in `first..=last`, closes the range (merged with any range it
+    /// overlaps or touches), and returns how many sessions it ended.
+    fn close_sessions(&mut self, first: ClientId, last: ClientId) -> u64 {
+        if last < first {
+            return 0;
+        }
+        let ended: Vec<ClientId> = self
+            .sessions
+            .range(first..=last)
+            .map(|(&client_id, _)| client_id)
+            .collect();
+        for client_id in &ended {
+            self.sessions.remove(client_id);
+        }
+        let (mut merged_first, mut merged_last) = (first, last);
+        let touching: Vec<(ClientId, ClientId)> = self
+            .closed
+            .range(..=last.saturating_add(1))
+            .rev()
+            .take_while(|&(_, &other_last)| other_last.saturating_add(1) >= first)
+            .map(|(&other_first, &other_last)| (other_first, other_last))
+            .collect();
+        for (other_first, other_last) in touching {
+            self.closed.remove(&other_first);
+            merged_first = merged_first.min(other_first);
+            merged_last = merged_last.max(other_last);
+        }
+        self.closed.insert(merged_first, merged_last);
+        ended.len() as u64
+    }
+
+    /// The closed client id ranges, first to last, in order.
+    pub fn closed_ranges(&self) -> impl Iterator<Item = (ClientId, ClientId)> + '_ {
+        self.closed.iter().map(|(&first, &last)| (first, last))
     }
 
     /// Sets `key` to `value` and returns the value it replaced. An existing key is updated in
@@ -239,7 +347,7 @@ impl Store {
         self.sessions.get(&client_id)
     }
 
-    /// The number of client sessions held (one per client ever seen).
+    /// The number of client sessions held (one per client seen and not closed).
     pub fn session_count(&self) -> usize {
         self.sessions.len()
     }
@@ -249,17 +357,42 @@ impl Store {
         codec::encode(self)
     }
 
-    /// Rebuilds a store from [`Store::snapshot_data`] output, checking what it decodes.
+    /// Rebuilds a store from [`Store::snapshot_data`] output, checking what it decodes. The
+    /// layout from before sessions could be closed is read too (with no closed ranges).
     pub fn restore(data: &[u8]) -> Result<Store, StoreError> {
-        let store: Store = codec::decode(data).map_err(StoreError::Undecodable)?;
-        for (client_id, session) in &store.sessions {
-            match session.reply {
-                Reply::Stale { .. } => {
-                    return Err(StoreError::StaleReplyCached {
-                        client_id: *client_id,
-                    })
+        let store: Store = match codec::decode(data) {
+            Ok(store) => store,
+            Err(error) => match codec::decode::<StoreWithoutClosedRanges>(data) {
+                Ok(old) => Store {
+                    values: old.values,
+                    sessions: old.sessions,
+                    closed: BTreeMap::new(),
+                },
+                // The current layout's error says more about bytes that are neither.
+                Err(_) => return Err(StoreError::Undecodable(error)),
+            },
+        };
+        for (&client_id, session) in &store.sessions {
+            let reply = match session.reply {
+                Reply::Stale { .. } => "stale",
+                Reply::SessionClosed => "session-closed",
+                Reply::SessionsClosed { .. } => "sessions-closed",
+                Reply::Written { .. } | Reply::Value { .. } | Reply::CompareAndSet { .. } => {
+                    continue
                 }
-                Reply::Written { .. } | Reply::Value { .. } | Reply::CompareAndSet { .. } => {}
+            };
+            return Err(StoreError::UnrecordedReplyCached { client_id, reply });
+        }
+        let mut previous_last: Option<ClientId> = None;
+        for (&first, &last) in &store.closed {
+            let apart = previous_last
+                .is_none_or(|previous| previous.checked_add(1).is_some_and(|next| next < first));
+            if last < first || !apart {
+                return Err(StoreError::ClosedRangesMalformed { first, last });
+            }
+            previous_last = Some(last);
+            if let Some((&client_id, _)) = store.sessions.range(first..=last).next() {
+                return Err(StoreError::SessionInClosedRange { client_id });
             }
         }
         Ok(store)
@@ -469,7 +602,155 @@ mod tests {
         );
         assert_eq!(
             Store::restore(&store.snapshot_data()),
-            Err(StoreError::StaleReplyCached { client_id: 3 })
+            Err(StoreError::UnrecordedReplyCached {
+                client_id: 3,
+                reply: "stale"
+            })
+        );
+    }
+
+    fn close(first: ClientId, last: ClientId) -> Command {
+        command(99, 1, Operation::CloseSessions { first, last })
+    }
+
+    #[test]
+    fn a_close_ends_the_sessions_in_its_range_and_refuses_their_later_commands() {
+        let mut store = Store::new();
+        for client in 1..=5 {
+            store.apply(&command(client, 1, put(&format!("k{client}"), "a")));
+        }
+        assert_eq!(
+            store.apply(&close(2, 4)),
+            Reply::SessionsClosed { ended: 3 }
+        );
+        assert_eq!(store.session_count(), 2);
+        // A retry of an applied command and a new command are both refused, and change nothing.
+        assert_eq!(
+            store.apply(&command(3, 1, put("k3", "a"))),
+            Reply::SessionClosed
+        );
+        assert_eq!(
+            store.apply(&command(4, 2, put("k4", "b"))),
+            Reply::SessionClosed
+        );
+        assert_eq!(store.get("k4"), Some("a"));
+        assert_eq!(store.session(4), None);
+        // Just outside the range, clients go on.
+        assert_eq!(
+            store.apply(&command(1, 1, put("k1", "a"))),
+            written(None),
+            "the cached reply of client 1's command"
+        );
+        assert_eq!(
+            store.apply(&command(5, 2, put("k5", "b"))),
+            written(Some("a"))
+        );
+        // Closing again is harmless; the close itself keeps no session.
+        assert_eq!(
+            store.apply(&close(2, 4)),
+            Reply::SessionsClosed { ended: 0 }
+        );
+        assert_eq!(store.session(99), None);
+        // A backwards range closes nothing.
+        assert_eq!(
+            store.apply(&close(9, 8)),
+            Reply::SessionsClosed { ended: 0 }
+        );
+        assert_eq!(store.closed_ranges().collect::<Vec<_>>(), vec![(2, 4)]);
+        let restored = Store::restore(&store.snapshot_data()).unwrap();
+        assert_eq!(restored, store);
+        assert!(restored.is_closed(3) && !restored.is_closed(5));
+    }
+
+    #[test]
+    fn closed_ranges_merge_when_they_overlap_or_touch() {
+        let mut store = Store::new();
+        for (first, last) in [
+            (10, 12),
+            (20, 22),
+            (14, 15),
+            (13, 13),
+            (0, 0),
+            (u64::MAX, u64::MAX),
+        ] {
+            store.apply(&close(first, last));
+        }
+        assert_eq!(
+            store.closed_ranges().collect::<Vec<_>>(),
+            vec![(0, 0), (10, 15), (20, 22), (u64::MAX, u64::MAX)]
+        );
+        store.apply(&close(11, 21));
+        assert_eq!(
+            store.closed_ranges().collect::<Vec<_>>(),
+            vec![(0, 0), (10, 22), (u64::MAX, u64::MAX)]
+        );
+        for (id, closed) in [
+            (0, true),
+            (1, false),
+            (9, false),
+            (10, true),
+            (22, true),
+            (23, false),
+        ] {
+            assert_eq!(store.is_closed(id), closed, "client {id}");
+        }
+    }
+
+    #[test]
+    fn restore_reads_the_layout_from_before_closed_ranges() {
+        #[derive(Serialize)]
+        struct Before {
+            values: BTreeMap<String, String>,
+            sessions: BTreeMap<ClientId, Session>,
+        }
+        let mut store = Store::new();
+        store.apply(&command(1, 4, put("a", "1")));
+        let before = Before {
+            values: store.values.clone(),
+            sessions: store.sessions.clone(),
+        };
+        let restored = Store::restore(&codec::encode(&before)).unwrap();
+        assert_eq!(restored, store);
+        // And the current layout with trailing garbage is neither.
+        let mut damaged = store.snapshot_data();
+        damaged.push(0);
+        assert!(matches!(
+            Store::restore(&damaged),
+            Err(StoreError::Undecodable(_))
+        ));
+    }
+
+    #[test]
+    fn restore_rejects_malformed_closed_ranges() {
+        let with = |ranges: &[(ClientId, ClientId)], session: Option<ClientId>| {
+            let mut store = Store::new();
+            store.closed = ranges.iter().copied().collect();
+            if let Some(client) = session {
+                // Straight into the table: apply would refuse a closed client.
+                let reply = Reply::Value { value: None };
+                store
+                    .sessions
+                    .insert(client, Session { sequence: 1, reply });
+            }
+            Store::restore(&store.snapshot_data())
+        };
+        assert!(with(&[(1, 2), (4, 5)], Some(3)).is_ok());
+        assert_eq!(
+            with(&[(5, 4)], None),
+            Err(StoreError::ClosedRangesMalformed { first: 5, last: 4 })
+        );
+        assert_eq!(
+            with(&[(1, 3), (3, 5)], None),
+            Err(StoreError::ClosedRangesMalformed { first: 3, last: 5 })
+        );
+        assert_eq!(
+            with(&[(1, 3), (4, 5)], None),
+            Err(StoreError::ClosedRangesMalformed { first: 4, last: 5 }),
+            "touching ranges would have been merged"
+        );
+        assert_eq!(
+            with(&[(1, 2), (4, 5)], Some(4)),
+            Err(StoreError::SessionInClosedRange { client_id: 4 })
         );
     }
 
@@ -507,6 +788,7 @@ mod tests {
                     value,
                 }
             }),
+            (0..3u64, 0..3u64).prop_map(|(first, last)| Operation::CloseSessions { first, last }),
         ]
     }
 
@@ -540,6 +822,28 @@ mod tests {
                 prop_assert_eq!(restored.apply(command), original.apply(command));
             }
             prop_assert_eq!(restored.snapshot_data(), original.snapshot_data());
+        }
+
+        #[test]
+        fn closed_ranges_close_exactly_the_ids_closed_and_stay_merged(
+            closes in prop::collection::vec((0..24u64, 0..24u64), 0..12),
+        ) {
+            let mut store = Store::new();
+            let mut closed = [false; 26];
+            for &(first, last) in &closes {
+                store.apply(&close(first, last));
+                for id in first..=last {
+                    closed[id as usize] = true;
+                }
+            }
+            for (id, &expected) in closed.iter().enumerate() {
+                prop_assert_eq!(store.is_closed(id as u64), expected, "client {}", id);
+            }
+            let ranges: Vec<_> = store.closed_ranges().collect();
+            for pair in ranges.windows(2) {
+                prop_assert!(pair[0].1 + 1 < pair[1].0, "{:?}", ranges);
+            }
+            prop_assert!(Store::restore(&store.snapshot_data()).is_ok());
         }
     }
 }

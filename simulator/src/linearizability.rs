@@ -12,8 +12,10 @@ use crate::history::{History, HistoryOperation, HistoryOutcome};
 use crate::oracles::{Property, Violation};
 use crate::report::LinearizabilityOutcome;
 
-fn input(operation: &Operation) -> KvInput {
-    match operation.clone() {
+/// The operation on a key, or `None` for a close of sessions, which touches no key (the
+/// simulated clients never send one; a command it refuses is answered `SessionClosed`).
+fn input(operation: &Operation) -> Option<KvInput> {
+    Some(match operation.clone() {
         Operation::Get { key } => KvInput::Get { key },
         Operation::Put { key, value } => KvInput::Put { key, value },
         Operation::Append { key, value } => KvInput::Append { key, value },
@@ -27,7 +29,8 @@ fn input(operation: &Operation) -> KvInput {
             expected,
             new: value,
         },
-    }
+        Operation::CloseSessions { .. } => return None,
+    })
 }
 
 fn outcome(outcome: &HistoryOutcome) -> CheckerOutcome<KvOutput> {
@@ -51,11 +54,17 @@ fn outcome(outcome: &HistoryOutcome) -> CheckerOutcome<KvOutput> {
         HistoryOutcome::Ok(Reply::Stale { .. }) | HistoryOutcome::Unknown => {
             CheckerOutcome::Unknown
         }
+        // Refused for a closed session: this attempt was not applied, but an earlier one may
+        // have been.
+        HistoryOutcome::Ok(Reply::SessionClosed) => CheckerOutcome::Unknown,
+        // The answer of a close, which has no key and is left out of the checker's history.
+        HistoryOutcome::Ok(Reply::SessionsClosed { .. }) => CheckerOutcome::Unknown,
         HistoryOutcome::Failed => CheckerOutcome::Failed,
     }
 }
 
-fn operation(operation: &HistoryOperation) -> CheckerOperation<KvInput, KvOutput> {
+fn operation(operation: &HistoryOperation) -> Option<CheckerOperation<KvInput, KvOutput>> {
+    let input = input(&operation.operation)?;
     let outcome = outcome(&operation.outcome);
     let return_time = match outcome {
         CheckerOutcome::Ok(_) => operation.return_ms,
@@ -63,24 +72,22 @@ fn operation(operation: &HistoryOperation) -> CheckerOperation<KvInput, KvOutput
         // client gave up on it (sessions only stop it once the client's next command applies).
         CheckerOutcome::Unknown | CheckerOutcome::Failed => None,
     };
-    CheckerOperation {
+    Some(CheckerOperation {
         client: ClientId(operation.client),
         invoke_time: operation.invoke_ms,
         return_time,
-        input: input(&operation.operation),
+        input,
         outcome,
-    }
+    })
 }
 
 /// The history in the checker's terms.
 pub fn checker_history(history: &History) -> CheckerHistory<KvInput, KvOutput> {
     let mut converted = CheckerHistory::new();
-    for client_operation in &history.operations {
-        converted
-            .push(operation(client_operation))
-            .unwrap_or_else(|error| {
-                panic!("the simulator recorded an impossible operation: {error}")
-            });
+    for client_operation in history.operations.iter().filter_map(operation) {
+        converted.push(client_operation).unwrap_or_else(|error| {
+            panic!("the simulator recorded an impossible operation: {error}")
+        });
     }
     converted
 }

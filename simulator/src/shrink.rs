@@ -414,13 +414,15 @@ pub fn explicit_workload(scenario: &Scenario, history: &History) -> Scenario {
         .operations
         .iter()
         .filter(|operation| operation.invoke_ms < window_ms)
-        .map(|operation| Entry {
-            at_ms: operation.invoke_ms,
-            action: client_action(
-                operation.client,
-                &operation.operation,
-                operation.through_log,
-            ),
+        .filter_map(|operation| {
+            Some(Entry {
+                at_ms: operation.invoke_ms,
+                action: client_action(
+                    operation.client,
+                    &operation.operation,
+                    operation.through_log,
+                )?,
+            })
         });
     let mut candidate = scenario.clone();
     candidate.schedule.extend(operations);
@@ -431,8 +433,10 @@ pub fn explicit_workload(scenario: &Scenario, history: &History) -> Scenario {
     candidate
 }
 
-fn client_action(client: u64, operation: &Operation, through_log: bool) -> Action {
-    match operation.clone() {
+/// The scenario action of a client operation; `None` for a close of sessions, which scenario
+/// clients cannot send (nor do the simulated clients).
+fn client_action(client: u64, operation: &Operation, through_log: bool) -> Option<Action> {
+    Some(match operation.clone() {
         Operation::Put { key, value } => Action::Put(Put {
             client,
             key,
@@ -467,7 +471,8 @@ fn client_action(client: u64, operation: &Operation, through_log: bool) -> Actio
             value,
             node: None,
         }),
-    }
+        Operation::CloseSessions { .. } => return None,
+    })
 }
 
 /// Sets `options.<path>` in the scenario's partial option tree.

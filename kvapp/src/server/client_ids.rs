@@ -20,13 +20,21 @@
 //! | 63..48 | node id (1..=65535) |
 //! | 47..24 | incarnation |
 //! | 23..0 | slot |
+//!
+//! The sessions of earlier runs are dead once a run starts: their PUTs were answered or lost
+//! with the process. So a run from the second on closes them ([`ClientIds::close_earlier_runs`]):
+//! the client ids of node N with an incarnation below the current one form one range, which
+//! the store closes through the log (see [`crate::store`]). The store's sessions then number no
+//! more than the PUTs open at once in the current runs of the nodes, however often they
+//! restart. The close travels as a command with client id `N << 48` (incarnation 0, which no
+//! run has) and the current incarnation as its sequence, unique to this run.
 
 use std::io;
 
 use raft::NodeId;
 
 use crate::disk::Disk;
-use crate::store::{ClientId, Sequence};
+use crate::store::{ClientId, Command, Operation, Sequence};
 
 /// The largest node id the client id layout has room for.
 pub const NODE_ID_MAX: NodeId = (1 << 16) - 1;
@@ -94,6 +102,21 @@ impl ClientIds {
     /// Slots made so far.
     pub fn slots_made(&self) -> u64 {
         self.slots_made
+    }
+
+    /// The command that closes the sessions of this node's earlier runs, or `None` in the
+    /// first run, which has none. Submitting it again is harmless.
+    pub fn close_earlier_runs(&self) -> Option<Command> {
+        let node_base = self.base & !((INCARNATION_LIMIT << 24) - 1);
+        let incarnation = (self.base >> 24) & (INCARNATION_LIMIT - 1);
+        (incarnation > 1).then(|| Command {
+            client_id: node_base,
+            sequence: incarnation,
+            operation: Operation::CloseSessions {
+                first: node_base,
+                last: self.base - 1,
+            },
+        })
     }
 }
 
@@ -164,6 +187,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_run_closes_exactly_the_ids_of_its_node_s_earlier_runs() {
+        assert_eq!(ClientIds::new(3, 1).close_earlier_runs(), None);
+        let close = ClientIds::new(3, 7).close_earlier_runs().unwrap();
+        let Operation::CloseSessions { first, last } = close.operation else {
+            panic!("{close:?}")
+        };
+        let closed = |id: ClientId| (first..=last).contains(&id);
+        let some_ids = |node, incarnation| {
+            let mut pool = ClientIds::new(node, incarnation);
+            let mut ids: Vec<ClientId> = (0..3).map(|_| pool.acquire().unwrap().0).collect();
+            // The last slot a run could lend.
+            ids.push(pool.base | (SLOT_LIMIT - 1));
+            ids
+        };
+        for incarnation in 1..7 {
+            for id in some_ids(3, incarnation) {
+                assert!(closed(id), "{id:#x} of run {incarnation} stays open");
+            }
+        }
+        for (node, incarnation) in [(3, 7), (3, 8), (2, 6), (4, 1), (2, INCARNATION_LIMIT - 1)] {
+            for id in some_ids(node, incarnation) {
+                assert!(
+                    !closed(id),
+                    "{id:#x} of node {node} run {incarnation} is closed"
+                );
+            }
+        }
+        // Its own identity is unique to the run and never a PUT's.
+        assert_eq!(close.client_id, 3 << 48);
+        assert_eq!(close.sequence, 7);
     }
 
     #[test]

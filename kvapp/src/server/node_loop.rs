@@ -35,6 +35,10 @@ pub type ServerNode = Node<StdDisk, TcpTransport, SystemClock>;
 /// shares one fsync while peers still hear from the node at least about once a tick.
 const EVENTS_PER_ROUND_MAX: usize = 256;
 
+/// How long to wait before submitting the close of earlier runs' sessions again, after an
+/// attempt failed (typically: no leader yet).
+const CLOSE_RETRY_MS: u64 = 1_000;
+
 /// What reaches the node thread.
 pub(crate) enum Event {
     /// An HTTP request and where to send its answer.
@@ -99,6 +103,21 @@ pub(crate) struct NodeLoop {
     retries: Vec<(u64, Waiter)>,
     /// The membership the transport was last set up from.
     peers_set_from: Option<BTreeMap<NodeId, Vec<u8>>>,
+    /// Closing the client sessions of this node's earlier runs.
+    closing: Closing,
+}
+
+/// Where the close of earlier runs' sessions stands (see [`super::client_ids`]).
+enum Closing {
+    /// To submit at this time.
+    Due { command: Command, at_ms: u64 },
+    /// Submitted; waiting for its outcome.
+    Submitted {
+        command: Command,
+        request: RequestId,
+    },
+    /// Applied, or nothing to close.
+    Done,
 }
 
 /// The settings of a [`NodeLoop`] beyond the node itself.
@@ -117,7 +136,12 @@ impl NodeLoop {
         status: std::sync::Arc<NodeStatus>,
         settings: LoopSettings,
     ) -> NodeLoop {
+        let closing = match settings.client_ids.close_earlier_runs() {
+            Some(command) => Closing::Due { command, at_ms: 0 },
+            None => Closing::Done,
+        };
         NodeLoop {
+            closing,
             node,
             clock,
             inbox,
@@ -137,6 +161,7 @@ impl NodeLoop {
         loop {
             self.node.poll_timers();
             self.submit_due_retries();
+            self.submit_due_close();
             self.node.process_ready()?;
             self.route_completions();
             self.expire_waiters();
@@ -264,9 +289,51 @@ impl NodeLoop {
 
     fn route_completions(&mut self) {
         for Completion { request, outcome } in self.node.take_completions() {
+            if matches!(self.closing, Closing::Submitted { request: closing, .. } if closing == request)
+            {
+                self.conclude_close(outcome);
+                continue;
+            }
             // Absent when the request already ended at its deadline.
             if let Some(waiter) = self.pending.remove(&request) {
                 self.conclude(waiter, outcome);
+            }
+        }
+    }
+
+    fn submit_due_close(&mut self) {
+        let now = self.clock.now_ms();
+        match std::mem::replace(&mut self.closing, Closing::Done) {
+            Closing::Due { command, at_ms } if at_ms <= now => {
+                let request = self.node.submit(command.clone());
+                self.closing = Closing::Submitted { command, request };
+            }
+            other => self.closing = other,
+        }
+    }
+
+    fn conclude_close(&mut self, outcome: Outcome) {
+        let Closing::Submitted { command, .. } =
+            std::mem::replace(&mut self.closing, Closing::Done)
+        else {
+            unreachable!("called only for the submitted close");
+        };
+        match outcome {
+            Outcome::Applied(Reply::SessionsClosed { ended }) => {
+                tracing::info!(
+                    ended,
+                    "closed the client sessions of this node's earlier runs"
+                );
+            }
+            Outcome::Failed(reason) | Outcome::Unknown(reason) => {
+                tracing::debug!(%reason, "closing earlier runs' sessions; will try again");
+                self.closing = Closing::Due {
+                    command,
+                    at_ms: self.clock.now_ms() + CLOSE_RETRY_MS,
+                };
+            }
+            outcome @ (Outcome::Applied(_) | Outcome::ConfChanged(_)) => {
+                unexpected(&outcome);
             }
         }
     }
@@ -275,7 +342,35 @@ impl NodeLoop {
     fn conclude(&mut self, waiter: Waiter, outcome: Outcome) {
         let now = self.clock.now_ms();
         let answer = match (&waiter.kind, outcome) {
-            (WaiterKind::Write { .. }, Outcome::Applied(_)) => Answer::Done,
+            (WaiterKind::Write { .. }, Outcome::Applied(Reply::Written { .. })) => Answer::Done,
+            // Not applied by this attempt, and never will be: its client id belongs to a run
+            // of this node that a later run closed, which happens only when the data
+            // directory (and its run number) went back in time.
+            (WaiterKind::Write { uncertain, .. }, Outcome::Applied(Reply::SessionClosed)) => {
+                tracing::error!(
+                    "a write's client id was closed by a later run of this node: was the data \
+                     directory replaced by an older copy?"
+                );
+                let reason = "this server's client ids were closed by a later run of the same \
+                              node id"
+                    .to_string();
+                if *uncertain {
+                    Answer::TimedOut(reason)
+                } else {
+                    Answer::Unavailable(reason)
+                }
+            }
+            // A stale reply means the (client id, sequence) was used before: the write was not
+            // applied, and answering "done" would lose it.
+            (
+                WaiterKind::Write { .. },
+                Outcome::Applied(
+                    reply @ (Reply::Stale { .. }
+                    | Reply::SessionsClosed { .. }
+                    | Reply::Value { .. }
+                    | Reply::CompareAndSet { .. }),
+                ),
+            ) => unexpected(&reply),
             (WaiterKind::Write { uncertain, .. }, Outcome::Failed(reason)) if !uncertain => {
                 Answer::Unavailable(reason)
             }
@@ -284,9 +379,11 @@ impl NodeLoop {
             }
             (WaiterKind::Read, Outcome::Applied(reply)) => match reply {
                 Reply::Value { value } => Answer::Value(value),
-                Reply::Written { .. } | Reply::CompareAndSet { .. } | Reply::Stale { .. } => {
-                    unexpected(&reply)
-                }
+                Reply::Written { .. }
+                | Reply::CompareAndSet { .. }
+                | Reply::Stale { .. }
+                | Reply::SessionsClosed { .. }
+                | Reply::SessionClosed => unexpected(&reply),
             },
             // The node fails a read at its deadline; the request's deadline is the same.
             (WaiterKind::Read, Outcome::Failed(reason)) if now >= waiter.deadline_ms => {

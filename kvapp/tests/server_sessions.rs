@@ -1,0 +1,83 @@
+//! Client sessions do not pile up across restarts: each run of a server closes, through the
+//! log, the sessions its node's earlier runs left in every replica's store. Real processes.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use support::cluster::{Cluster, ClusterOptions};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_kvapp");
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The "closed client sessions" entries in `id`'s log: the `ended=` figure of each, in log
+/// order. A restarted node applies its log again, so its log may repeat an entry; it counts
+/// once, by index.
+fn closes_applied(cluster: &Cluster, id: u64) -> Vec<u64> {
+    let log = std::fs::read_to_string(cluster.log_path(id)).unwrap_or_default();
+    let field = |line: &str, name: &str| -> u64 {
+        let (_, after) = line
+            .split_once(&format!("{name}="))
+            .unwrap_or_else(|| panic!("no {name}= in {line}"));
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().expect("a number")
+    };
+    let closes: BTreeMap<u64, u64> = log
+        .lines()
+        .filter(|line| line.contains("closed client sessions"))
+        .map(|line| (field(line, "index"), field(line, "ended")))
+        .collect();
+    closes.into_values().collect()
+}
+
+/// Waits until every node's log shows `expected` closes applied.
+fn wait_for_closes(cluster: &Cluster, expected: &[u64]) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let seen: Vec<Vec<u64>> = (1..=3).map(|id| closes_applied(cluster, id)).collect();
+        if seen.iter().all(|closes| closes == expected) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "closes applied per node {seen:?}, expected {expected:?} on each"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn each_run_closes_the_sessions_of_its_node_s_earlier_runs_on_every_replica() {
+    let mut cluster = Cluster::start(BINARY, ClusterOptions::new(3));
+    cluster.wait_for_leader(WAIT);
+    // The first runs have nothing to close.
+    for index in 0..3 {
+        assert_eq!(cluster.put(2, &format!("first-{index}"), "a"), 204);
+    }
+    assert!(closes_applied(&cluster, 1).is_empty());
+
+    // Node 2's first run wrote one PUT at a time: one slot, one session, which its second
+    // run closes on all three nodes.
+    cluster.restart(2);
+    wait_for_closes(&cluster, &[1]);
+    let log = std::fs::read_to_string(cluster.log_path(2)).unwrap();
+    assert!(
+        log.contains("closed the client sessions of this node's earlier runs"),
+        "{log}"
+    );
+
+    // The new run's own client ids stay open: its writes are applied.
+    let deadline = Instant::now() + WAIT;
+    while cluster.put(2, "second", "b") != 204 {
+        assert!(Instant::now() < deadline, "node 2 never took a write again");
+        thread::sleep(Duration::from_millis(50));
+    }
+    cluster.wait_for_value(1, "second", "b", WAIT).unwrap();
+
+    // The third run closes the second run's session, and only it: the first's is gone.
+    cluster.restart(2);
+    wait_for_closes(&cluster, &[1, 1]);
+    cluster.wait_for_value(3, "first-2", "a", WAIT).unwrap();
+}
