@@ -1,6 +1,6 @@
 //! Arbitrary bytes into the codec: decoding never panics, and whatever decodes re-encodes to
 //! bytes that decode to the same value. Covers messages and the payloads carried inside entries
-//! (configuration changes, client commands).
+//! (configuration changes, client commands) and snapshots (the key-value store).
 //!
 //! The hand-written decoders (messages, entry batches, hard state) are also checked against
 //! postcard, the serde path they replace: whatever the hand decoder accepts, postcard accepts
@@ -61,5 +61,11 @@ fuzz_target!(|bytes: &[u8]| {
     if let Ok(command) = kvapp::store::decode_command(bytes) {
         let again = kvapp::store::encode_command(&command);
         assert_eq!(kvapp::store::decode_command(&again), Ok(command));
+    }
+    // A store snapshot (the data of a snapshot message), in either layout: what restores
+    // passed the store's checks, and its own snapshot restores to the same store.
+    if let Ok(store) = kvapp::store::Store::restore(bytes) {
+        let again = store.snapshot_data();
+        assert_eq!(kvapp::store::Store::restore(&again).as_ref(), Ok(&store));
     }
 });
