@@ -347,6 +347,13 @@ impl Store {
         self.sessions.get(&client_id)
     }
 
+    /// Every session held, by client id.
+    pub fn sessions(&self) -> impl Iterator<Item = (ClientId, &Session)> + '_ {
+        self.sessions
+            .iter()
+            .map(|(&client_id, session)| (client_id, session))
+    }
+
     /// The number of client sessions held (one per client seen and not closed).
     pub fn session_count(&self) -> usize {
         self.sessions.len()

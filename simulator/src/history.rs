@@ -61,6 +61,14 @@ pub struct HistoryCounts {
     pub failed: u64,
     /// Ended unknown (or never ended).
     pub unknown: u64,
+    /// Of the ok ones, closes of a client's session (left out when none, as in runs whose
+    /// clients never close).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub sessions_closed: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 impl History {
@@ -76,7 +84,12 @@ impl History {
         for operation in &self.operations {
             counts.invoked += 1;
             match operation.outcome {
-                HistoryOutcome::Ok(_) => counts.ok += 1,
+                HistoryOutcome::Ok(_) => {
+                    counts.ok += 1;
+                    if matches!(operation.operation, Operation::CloseSessions { .. }) {
+                        counts.sessions_closed += 1;
+                    }
+                }
                 HistoryOutcome::Failed => counts.failed += 1,
                 HistoryOutcome::Unknown => counts.unknown += 1,
             }

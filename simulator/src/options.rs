@@ -246,6 +246,11 @@ pub struct WorkloadOptions {
     pub client_timeout_ms: u64,
     /// A client waits this long after a failed attempt before retrying.
     pub retry_delay_ms: u64,
+    /// Instead of drawing its next operation, a client closes its session with this
+    /// probability (a `CloseSessions` command over its own client id) and goes on under a new
+    /// client id, as a kvapp server does for its earlier runs. Retries of its earlier commands
+    /// still travelling are then refused.
+    pub session_close_probability: f64,
 }
 
 impl Default for WorkloadOptions {
@@ -262,6 +267,7 @@ impl Default for WorkloadOptions {
             think_time_ms_mean: 40,
             client_timeout_ms: 1_500,
             retry_delay_ms: 30,
+            session_close_probability: 0.0,
         }
     }
 }

@@ -309,8 +309,13 @@ impl RunReport {
             stats.disk_writes, stats.disk_syncs
         ));
         let clients = &stats.clients;
+        let closes = if clients.sessions_closed > 0 {
+            format!(" ({} of them session closes)", clients.sessions_closed)
+        } else {
+            String::new()
+        };
         line(format!(
-            "  clients   {} operations: {} ok, {} failed, {} unknown; {} store audits, {} acknowledgements unverified",
+            "  clients   {} operations: {} ok{closes}, {} failed, {} unknown; {} store audits, {} acknowledgements unverified",
             clients.invoked,
             clients.ok,
             clients.failed,

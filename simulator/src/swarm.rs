@@ -108,6 +108,12 @@ pub fn draw(seed: u64) -> RunOptions {
     } else {
         0.0
     };
+    // Drawn after everything else for the same reason.
+    options.workload.session_close_probability = if rng.chance(0.3) {
+        0.01 + 0.1 * rng.unit()
+    } else {
+        0.0
+    };
     options
 }
 
@@ -124,6 +130,8 @@ mod tests {
         assert!((0..100).any(|seed| draw(seed).faults.node_crash_probability == 0.0));
         assert!((0..100).any(|seed| draw(seed).disk.corruption_probability > 0.0));
         assert!((0..100).any(|seed| draw(seed).faults.membership_change_probability > 0.0));
+        assert!((0..100).any(|seed| draw(seed).workload.session_close_probability > 0.0));
+        assert!((0..100).any(|seed| draw(seed).workload.session_close_probability == 0.0));
         assert!((0..1000).all(|seed| {
             let options = draw(seed);
             options.faults.membership_change_probability == 0.0

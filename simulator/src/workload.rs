@@ -3,12 +3,18 @@
 //! outcome combines its attempts: ok if one was applied; failed only if every attempt was
 //! certainly refused; otherwise unknown.
 //!
+//! A client may also close its session (`options.session_close_probability`): it sends a
+//! `CloseSessions` command over its own client id, as one more operation, and once that is
+//! applied goes on under a fresh client id (`client + sessions closed × client count`), with
+//! its sequence numbers still growing. Attempts of its earlier commands still travelling then
+//! meet a closed session and are refused.
+//!
 //! The workload decides; the world executes. [`Workload::wake`] returns the attempt to make
 //! (which node, which request), and the world reports back with [`Workload::on_outcome`] or
 //! [`Workload::on_timeout`].
 
 use kvapp::node::Outcome;
-use kvapp::store::{Command, Operation, Reply};
+use kvapp::store::{ClientId, Command, Operation, Reply};
 use raft::NodeId;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -64,6 +70,8 @@ struct Current {
 
 #[derive(Clone, Debug, Default)]
 struct Client {
+    /// Sessions this client has closed; its client id is `client + sessions × client count`.
+    sessions_closed: u64,
     sequence: u64,
     attempt: u64,
     current: Option<Current>,
@@ -236,6 +244,11 @@ impl Workload {
         })
     }
 
+    /// The client id `client` sends its commands under now.
+    pub fn client_id(&self, client: u64) -> ClientId {
+        client + self.clients[client as usize].sessions_closed * self.options.client_count
+    }
+
     fn choose_node(&mut self, client: u64) -> NodeId {
         match self.clients[client as usize].leader_hint {
             Some(leader) if self.rng.chance(0.8) => leader,
@@ -252,9 +265,42 @@ impl Workload {
             options.delete_weight,
             options.compare_and_set_weight,
         ];
+        let client_id = self.client_id(client);
         let state = &mut self.clients[client as usize];
         state.sequence += 1;
         let sequence = state.sequence;
+        // Drawn only when closes are on, so that runs without them draw as they always did.
+        if !self.final_phase
+            && options.session_close_probability > 0.0
+            && self.rng.chance(options.session_close_probability)
+        {
+            let operation = Operation::CloseSessions {
+                first: client_id,
+                last: client_id,
+            };
+            let request = Request::Command(Command {
+                client_id,
+                sequence,
+                operation: operation.clone(),
+            });
+            let position = history.invoke(HistoryOperation {
+                client,
+                sequence,
+                invoke_ms: now_ms,
+                return_ms: None,
+                operation,
+                through_log: false,
+                outcome: HistoryOutcome::Unknown,
+                attempts: 0,
+            });
+            state.current = Some(Current {
+                history: position,
+                request,
+                open: false,
+                uncertain: false,
+            });
+            return;
+        }
         // `k{n}` and `{client}.{sequence}`, spelled without the formatting machinery, which
         // costs more than the rest of drawing an operation.
         let mut key = String::from("k");
@@ -300,7 +346,7 @@ impl Workload {
         let request = match &operation {
             Operation::Get { key } if !through_log => Request::Read { key: key.clone() },
             _ => Request::Command(Command {
-                client_id: client,
+                client_id,
                 sequence,
                 operation: operation.clone(),
             }),
@@ -330,6 +376,7 @@ impl Workload {
         now_ms: u64,
         history: &mut History,
     ) {
+        let client_id = self.client_id(client);
         let state = &mut self.clients[client as usize];
         state.sequence += 1;
         let sequence = state.sequence;
@@ -342,7 +389,7 @@ impl Workload {
         let request = match &operation {
             Operation::Get { key } if !through_log => Request::Read { key: key.clone() },
             _ => Request::Command(Command {
-                client_id: client,
+                client_id,
                 sequence,
                 operation: operation.clone(),
             }),
@@ -395,6 +442,11 @@ impl Workload {
                 let operation = &mut history.operations[position];
                 operation.return_ms = Some(now_ms);
                 operation.outcome = HistoryOutcome::Ok(reply.clone());
+                if let (Operation::CloseSessions { .. }, Reply::SessionsClosed { .. }) =
+                    (&operation.operation, reply)
+                {
+                    state.sessions_closed += 1;
+                }
                 note_observed(&mut state.observed, &operation.operation, reply);
                 self.next_operation(client, now_ms)
             }
@@ -585,5 +637,59 @@ mod tests {
         assert_eq!(history.operations[0].return_ms, Some(9));
         workload.enter_final_phase();
         assert!(!workload.all_done(), "each client still owes one write");
+    }
+
+    fn command_of(attempt: &Attempt) -> &Command {
+        match &attempt.request {
+            Request::Command(command) => command,
+            Request::Read { .. } => panic!("a read: {attempt:?}"),
+        }
+    }
+
+    #[test]
+    fn a_client_that_closed_its_session_goes_on_under_a_new_id() {
+        let options = WorkloadOptions {
+            client_count: 3,
+            get_weight: 0,
+            session_close_probability: 1.0,
+            ..WorkloadOptions::default()
+        };
+        let mut workload = Workload::new(options, 3, SimRng::new(3));
+        let mut history = History::default();
+        let close = workload.wake(2, 5, &mut history).expect("an attempt");
+        let command = command_of(&close).clone();
+        assert_eq!(
+            command.operation,
+            Operation::CloseSessions { first: 2, last: 2 },
+            "its own id"
+        );
+        assert_eq!((command.client_id, command.sequence), (2, 1));
+        // Not yet applied: a retry closes the same id, and the client id stays.
+        assert_eq!(workload.on_timeout(2, close.attempt, 6), Next::WakeAt(6));
+        let retry = workload.wake(2, 6, &mut history).expect("a retry");
+        assert_eq!(command_of(&retry), &command);
+        assert_eq!(workload.client_id(2), 2);
+        let closed = Outcome::Applied(Reply::SessionsClosed { ended: 0 });
+        workload.on_outcome(2, retry.attempt, &closed, 1, 7, &mut history);
+        assert_eq!(workload.client_id(2), 5, "client + client count");
+        assert_eq!(history.counts().sessions_closed, 1);
+
+        // The next operation (a close again, at this probability) is under the new id, and
+        // the sequence keeps growing, so values stay unique.
+        let next = workload.wake(2, 8, &mut history).expect("an attempt");
+        let command = command_of(&next);
+        assert_eq!((command.client_id, command.sequence), (5, 2));
+        assert_eq!(
+            command.operation,
+            Operation::CloseSessions { first: 5, last: 5 }
+        );
+        // Other clients are untouched, and the final phase never closes.
+        assert_eq!(workload.client_id(0), 0);
+        workload.on_outcome(2, next.attempt, &closed, 1, 9, &mut history);
+        workload.enter_final_phase();
+        let last = workload.wake(2, 10, &mut history).expect("the final write");
+        let command = command_of(&last);
+        assert_eq!(command.client_id, 8);
+        assert!(matches!(command.operation, Operation::Put { .. }));
     }
 }

@@ -289,7 +289,7 @@ impl World {
             },
             faults,
             invariants: Invariants::new(node_count as usize),
-            reference: Reference::new(options.workload.client_count),
+            reference: Reference::new(),
             archive: Archive::default(),
             history: History::default(),
             requests: FxHashMap::default(),

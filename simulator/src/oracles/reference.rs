@@ -32,15 +32,18 @@ fn session_hash(client: ClientId, session: Option<&Session>) -> u64 {
     session.map_or(0, |session| hash_of(&(2u8, client, session)))
 }
 
-/// The digest of a whole store; `client_count` bounds the sessions looked at (clients are
-/// numbered from zero).
-pub fn store_digest(store: &Store, client_count: u64) -> u64 {
+fn closed_range_hash(first: ClientId, last: ClientId) -> u64 {
+    hash_of(&(3u8, first, last))
+}
+
+/// The digest of a whole store: its values, sessions and closed client id ranges.
+pub fn store_digest(store: &Store) -> u64 {
     let mut digest = 0u64;
     for (key, value) in store.values() {
         digest = digest.wrapping_add(value_hash(key, Some(value)));
     }
-    for client in 0..client_count {
-        digest = digest.wrapping_add(session_hash(client, store.session(client)));
+    for (client, session) in store.sessions() {
+        digest = digest.wrapping_add(session_hash(client, Some(session)));
     }
     for (first, last) in store.closed_ranges() {
         digest = digest.wrapping_add(closed_range_hash(first, last));
@@ -48,17 +51,10 @@ pub fn store_digest(store: &Store, client_count: u64) -> u64 {
     digest
 }
 
-fn closed_range_hash(first: ClientId, last: ClientId) -> u64 {
-    let mut hasher = FxHasher::default();
-    (b'c', first, last).hash(&mut hasher);
-    hasher.finish()
-}
-
 /// The reference state machine; see the module docs.
 #[derive(Debug)]
 pub struct Reference {
     store: Store,
-    client_count: u64,
     applied: Index,
     digest: u64,
     /// `digests[i]`: the digest after applying index `i`.
@@ -73,12 +69,17 @@ pub struct Reference {
     pending_acknowledgements: Vec<(NodeId, Index, Command, Reply)>,
 }
 
+impl Default for Reference {
+    fn default() -> Reference {
+        Reference::new()
+    }
+}
+
 impl Reference {
-    /// An empty store for clients `0..client_count`.
-    pub fn new(client_count: u64) -> Reference {
+    /// An empty store.
+    pub fn new() -> Reference {
         Reference {
             store: Store::new(),
-            client_count,
             applied: 0,
             digest: 0,
             digests: vec![0],
@@ -155,10 +156,14 @@ impl Reference {
             | kvapp::store::Operation::Delete { key }
             | kvapp::store::Operation::CompareAndSet { key, .. } => key.clone(),
             kvapp::store::Operation::CloseSessions { .. } => {
-                // It ends sessions of any client and changes the closed ranges: rare enough
-                // (the simulated clients never close) to digest the whole store again.
-                self.store.apply(command);
-                self.digest = store_digest(&self.store, self.client_count);
+                // It ends sessions and changes the closed ranges: rare enough to digest the
+                // whole store again. A close keeps no session, so each copy answers for
+                // itself; the first is remembered, for the kind of answer.
+                let reply = self.store.apply(command);
+                self.digest = store_digest(&self.store);
+                self.first_application
+                    .entry((command.client_id, command.sequence))
+                    .or_insert((index, reply));
                 return;
             }
         };
@@ -168,18 +173,16 @@ impl Reference {
         let reply = self.store.apply(command);
         let value_after = value_hash(&key, self.store.get(&key));
         let session_after = self.store.session(client);
-        let counted = client < self.client_count;
         self.digest = self
             .digest
             .wrapping_sub(value_before)
-            .wrapping_add(value_after);
-        if counted {
-            self.digest = self
-                .digest
-                .wrapping_sub(session_hash(client, session_before.as_ref()))
-                .wrapping_add(session_hash(client, session_after));
-        }
-        let fresh = session_before.is_none_or(|session| session.sequence < command.sequence);
+            .wrapping_add(value_after)
+            .wrapping_sub(session_hash(client, session_before.as_ref()))
+            .wrapping_add(session_hash(client, session_after));
+        // A command refused for a closed session was not applied; an earlier copy may have
+        // been, and keeps its place.
+        let fresh = reply != Reply::SessionClosed
+            && session_before.is_none_or(|session| session.sequence < command.sequence);
         if fresh {
             self.first_application
                 .insert((client, command.sequence), (index, reply));
@@ -198,7 +201,7 @@ impl Reference {
             return Ok(());
         }
         let expected = self.digests[applied as usize];
-        let found = store_digest(store, self.client_count);
+        let found = store_digest(store);
         if found != expected {
             return Err(Violation::at(
                 Property::AppliedStateDiverged,
@@ -244,6 +247,22 @@ impl Reference {
         command: &Command,
         reply: &Reply,
     ) -> Result<(), Violation> {
+        if *reply == Reply::SessionClosed {
+            // A refusal, not an acknowledgement: right only if the session is closed by now
+            // (closed ranges only grow).
+            if self.store.is_closed(command.client_id) {
+                return Ok(());
+            }
+            return Err(Violation::at(
+                Property::AcknowledgedWrite,
+                node,
+                format!(
+                    "client {} seq {} was refused for a closed session, but the committed log up \
+                     to {} never closed it",
+                    command.client_id, command.sequence, self.applied
+                ),
+            ));
+        }
         match self
             .first_application
             .get(&(command.client_id, command.sequence))
@@ -257,6 +276,13 @@ impl Reference {
                     command.client_id, command.sequence, self.applied
                 ),
             )),
+            // Each copy of a close answers how many sessions it ended; what matters is that
+            // one was applied and the answer is a close's.
+            Some((_, Reply::SessionsClosed { .. }))
+                if matches!(reply, Reply::SessionsClosed { .. }) =>
+            {
+                Ok(())
+            }
             Some((index, expected)) if expected != reply => Err(Violation::at(
                 Property::AcknowledgedWrite,
                 node,
@@ -302,7 +328,7 @@ mod tests {
 
     #[test]
     fn the_incremental_digest_matches_a_fresh_one() {
-        let mut reference = Reference::new(3);
+        let mut reference = Reference::new();
         let mut store = Store::new();
         for index in 1..=20 {
             let (entry, command) = put(index, index % 3, index, &format!("k{}", index % 4), "v");
@@ -312,9 +338,82 @@ mod tests {
         }
     }
 
+    fn close(index: Index, client: ClientId, sequence: Sequence) -> (Entry, Command) {
+        let command = Command {
+            client_id: client,
+            sequence,
+            operation: Operation::CloseSessions {
+                first: client,
+                last: client,
+            },
+        };
+        let entry = Entry {
+            term: 1,
+            index,
+            entry_type: EntryType::Normal,
+            data: encode_command(&command),
+        };
+        (entry, command)
+    }
+
+    #[test]
+    fn closes_keep_the_digest_and_a_refused_copy_keeps_the_first_answer() {
+        let mut reference = Reference::new();
+        let mut store = Store::new();
+        let (first, written) = put(1, 4, 1, "k", "v");
+        let (closing, close_command) = close(2, 4, 2);
+        // A copy of the first put, still travelling when the session closed.
+        let (late, _) = put(3, 4, 1, "k", "v");
+        let (other, _) = put(4, 5, 1, "k", "w");
+        for (index, (entry, command)) in [
+            (first, written.clone()),
+            (closing, close_command.clone()),
+            (late, written.clone()),
+            (other.clone(), decode_command(&other.data).unwrap()),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            reference.apply(&entry).unwrap();
+            store.apply(&command);
+            reference
+                .check_store(1, index as Index + 1, &store)
+                .unwrap();
+        }
+        assert!(store.is_closed(4));
+        assert_eq!(store.get("k"), Some("w"), "the late copy was not applied");
+        // The put's answer is still its first application's, not the refusal.
+        reference
+            .check_acknowledged(1, 4, &written, &Reply::Written { previous: None })
+            .unwrap();
+        // A close's copies each answer for themselves: any close answer will do.
+        reference
+            .check_acknowledged(1, 4, &close_command, &Reply::SessionsClosed { ended: 0 })
+            .unwrap();
+        let wrong_kind = reference
+            .check_acknowledged(1, 4, &close_command, &Reply::Written { previous: None })
+            .unwrap_err();
+        assert_eq!(wrong_kind.property, Property::AcknowledgedWrite);
+        // A refusal is right for a closed client, and a violation for an open one.
+        reference
+            .check_acknowledged(1, 4, &written, &Reply::SessionClosed)
+            .unwrap();
+        let (_, open) = put(5, 5, 2, "k", "x");
+        let refused = reference
+            .check_acknowledged(1, 4, &open, &Reply::SessionClosed)
+            .unwrap_err();
+        assert_eq!(refused.property, Property::AcknowledgedWrite);
+        // A store that missed the close is caught by its digest.
+        let mut unclosed = Store::new();
+        unclosed.apply(&written);
+        reference.check_store(2, 1, &unclosed).unwrap();
+        let violation = reference.check_store(2, 2, &unclosed).unwrap_err();
+        assert_eq!(violation.property, Property::AppliedStateDiverged);
+    }
+
     #[test]
     fn a_diverged_store_is_caught() {
-        let mut reference = Reference::new(1);
+        let mut reference = Reference::new();
         let (entry, _) = put(1, 0, 1, "k", "v");
         reference.apply(&entry).unwrap();
         let mut wrong = Store::new();
@@ -334,7 +433,7 @@ mod tests {
 
     #[test]
     fn a_lost_or_misreported_acknowledged_write_is_caught() {
-        let mut reference = Reference::new(2);
+        let mut reference = Reference::new();
         let (entry, command) = put(1, 0, 1, "k", "v");
         reference.apply(&entry).unwrap();
         reference
@@ -367,7 +466,7 @@ mod tests {
 
     #[test]
     fn an_acknowledgement_ahead_of_the_reference_is_checked_when_it_gets_there() {
-        let mut reference = Reference::new(2);
+        let mut reference = Reference::new();
         let (first, first_command) = put(1, 0, 1, "k", "v");
         let (second, _) = put(2, 1, 1, "k", "w");
         // Node 3 applied both and answered client 0; the reference knows neither yet.
