@@ -266,9 +266,7 @@ impl Workload {
             options.compare_and_set_weight,
         ];
         let client_id = self.client_id(client);
-        let state = &mut self.clients[client as usize];
-        state.sequence += 1;
-        let sequence = state.sequence;
+        let sequence = self.clients[client as usize].sequence + 1;
         // Drawn only when closes are on, so that runs without them draw as they always did.
         if !self.final_phase
             && options.session_close_probability > 0.0
@@ -278,27 +276,7 @@ impl Workload {
                 first: client_id,
                 last: client_id,
             };
-            let request = Request::Command(Command {
-                client_id,
-                sequence,
-                operation: operation.clone(),
-            });
-            let position = history.invoke(HistoryOperation {
-                client,
-                sequence,
-                invoke_ms: now_ms,
-                return_ms: None,
-                operation,
-                through_log: false,
-                outcome: HistoryOutcome::Unknown,
-                attempts: 0,
-            });
-            state.current = Some(Current {
-                history: position,
-                request,
-                open: false,
-                uncertain: false,
-            });
+            self.begin(client, now_ms, operation, false, history);
             return;
         }
         // `k{n}` and `{client}.{sequence}`, spelled without the formatting machinery, which
@@ -330,7 +308,7 @@ impl Workload {
             },
             3 => Operation::Delete { key: key.clone() },
             _ => {
-                let expected = match state.observed.get(&key) {
+                let expected = match self.clients[client as usize].observed.get(&key) {
                     Some(seen) if self.rng.chance(0.8) => seen.clone(),
                     _ => None,
                 };
@@ -343,30 +321,7 @@ impl Workload {
         };
         let through_log = matches!(operation, Operation::Get { .. })
             && self.rng.chance(options.get_through_log_probability);
-        let request = match &operation {
-            Operation::Get { key } if !through_log => Request::Read { key: key.clone() },
-            _ => Request::Command(Command {
-                client_id,
-                sequence,
-                operation: operation.clone(),
-            }),
-        };
-        let position = history.invoke(HistoryOperation {
-            client,
-            sequence,
-            invoke_ms: now_ms,
-            return_ms: None,
-            operation,
-            through_log,
-            outcome: HistoryOutcome::Unknown,
-            attempts: 0,
-        });
-        state.current = Some(Current {
-            history: position,
-            request,
-            open: false,
-            uncertain: false,
-        });
+        self.begin(client, now_ms, operation, through_log, history);
     }
 
     fn start_scripted(
@@ -376,16 +331,29 @@ impl Workload {
         now_ms: u64,
         history: &mut History,
     ) {
-        let client_id = self.client_id(client);
-        let state = &mut self.clients[client as usize];
-        state.sequence += 1;
-        let sequence = state.sequence;
         let Scripted {
             operation,
             through_log,
             ..
         } = scripted;
         let through_log = through_log && matches!(operation, Operation::Get { .. });
+        self.begin(client, now_ms, operation, through_log, history);
+    }
+
+    /// Makes `operation` the client's current one under its next sequence number, and records
+    /// its invocation. A get goes through ReadIndex unless `through_log`.
+    fn begin(
+        &mut self,
+        client: u64,
+        now_ms: u64,
+        operation: Operation,
+        through_log: bool,
+        history: &mut History,
+    ) {
+        let client_id = self.client_id(client);
+        let state = &mut self.clients[client as usize];
+        state.sequence += 1;
+        let sequence = state.sequence;
         let request = match &operation {
             Operation::Get { key } if !through_log => Request::Read { key: key.clone() },
             _ => Request::Command(Command {

@@ -317,13 +317,16 @@ mod tests {
                 value: value.to_string(),
             },
         };
-        let entry = Entry {
+        (entry(index, &command), command)
+    }
+
+    fn entry(index: Index, command: &Command) -> Entry {
+        Entry {
             term: 1,
             index,
             entry_type: EntryType::Normal,
-            data: encode_command(&command),
-        };
-        (entry, command)
+            data: encode_command(command),
+        }
     }
 
     #[test]
@@ -347,13 +350,7 @@ mod tests {
                 last: client,
             },
         };
-        let entry = Entry {
-            term: 1,
-            index,
-            entry_type: EntryType::Normal,
-            data: encode_command(&command),
-        };
-        (entry, command)
+        (entry(index, &command), command)
     }
 
     #[test]
