@@ -1,5 +1,6 @@
-//! Client sessions do not pile up across restarts: each run of a server closes, through the
-//! log, the sessions its node's earlier runs left in every replica's store. Real processes.
+//! Client sessions do not pile up: each run of a server closes, through the log, the sessions
+//! its node's earlier runs left in every replica's store, and removing a node closes all of
+//! its sessions. Real processes.
 
 mod support;
 
@@ -32,11 +33,14 @@ fn closes_applied(cluster: &Cluster, id: u64) -> Vec<u64> {
     closes.into_values().collect()
 }
 
-/// Waits until every node's log shows `expected` closes applied.
-fn wait_for_closes(cluster: &Cluster, expected: &[u64]) {
+/// Waits until the logs of `nodes` show `expected` closes applied.
+fn wait_for_closes(cluster: &Cluster, nodes: &[u64], expected: &[u64]) {
     let deadline = Instant::now() + WAIT;
     loop {
-        let seen: Vec<Vec<u64>> = (1..=3).map(|id| closes_applied(cluster, id)).collect();
+        let seen: Vec<Vec<u64>> = nodes
+            .iter()
+            .map(|&id| closes_applied(cluster, id))
+            .collect();
         if seen.iter().all(|closes| closes == expected) {
             return;
         }
@@ -61,7 +65,7 @@ fn each_run_closes_the_sessions_of_its_node_s_earlier_runs_on_every_replica() {
     // Node 2's first run wrote one PUT at a time: one slot, one session, which its second
     // run closes on all three nodes.
     cluster.restart(2);
-    wait_for_closes(&cluster, &[1]);
+    wait_for_closes(&cluster, &[1, 2, 3], &[1]);
     let log = std::fs::read_to_string(cluster.log_path(2)).unwrap();
     assert!(
         log.contains("closed the client sessions of this node's earlier runs"),
@@ -69,15 +73,43 @@ fn each_run_closes_the_sessions_of_its_node_s_earlier_runs_on_every_replica() {
     );
 
     // The new run's own client ids stay open: its writes are applied.
-    let deadline = Instant::now() + WAIT;
-    while cluster.put(2, "second", "b") != 204 {
-        assert!(Instant::now() < deadline, "node 2 never took a write again");
-        thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        put_until_done(&cluster, 2, "second", "b"),
+        "node 2 never took a write again"
+    );
     cluster.wait_for_value(1, "second", "b", WAIT).unwrap();
 
     // The third run closes the second run's session, and only it: the first's is gone.
     cluster.restart(2);
-    wait_for_closes(&cluster, &[1, 1]);
+    wait_for_closes(&cluster, &[1, 2, 3], &[1, 1]);
     cluster.wait_for_value(3, "first-2", "a", WAIT).unwrap();
+
+    // Node 3 takes a write (one session), then is removed through node 1, which closes every
+    // client id of node 3 on the nodes that remain.
+    assert!(
+        put_until_done(&cluster, 3, "third", "c"),
+        "node 3 never took a write"
+    );
+    let response = cluster.request(1, "DELETE", "/3", b"").unwrap();
+    assert_eq!(response.status, 204, "{}", response.text());
+    cluster
+        .wait_for_exit(3, WAIT)
+        .expect("the removed node exits");
+    wait_for_closes(&cluster, &[1, 2], &[1, 1, 1]);
+    let log = std::fs::read_to_string(cluster.log_path(1)).unwrap();
+    assert!(
+        log.contains("closed the client sessions of removed node 3"),
+        "{log}"
+    );
+}
+
+fn put_until_done(cluster: &Cluster, id: u64, key: &str, value: &str) -> bool {
+    let deadline = Instant::now() + WAIT;
+    while Instant::now() < deadline {
+        if cluster.put(id, key, value) == 204 {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    false
 }

@@ -120,6 +120,23 @@ impl ClientIds {
     }
 }
 
+/// The command that closes every client id of node `node_id`, for a node removed from the
+/// cluster: node ids are not reused, so no run of it writes again. Its identity, sequence
+/// `u64::MAX` under the node's incarnation-0 id, is one no run's close of its own takes (their
+/// sequences are incarnations, below 2^24); two members closing the same removed node send the
+/// same command, which is harmless.
+pub fn close_node(node_id: NodeId) -> Command {
+    let node_base = node_id << 48;
+    Command {
+        client_id: node_base,
+        sequence: u64::MAX,
+        operation: Operation::CloseSessions {
+            first: node_base,
+            last: node_base | ((1 << 48) - 1),
+        },
+    }
+}
+
 /// Reads the incarnation recorded on `disk`, records the next one durably, and returns it.
 /// The first run gets 1.
 pub fn next_incarnation<D: Disk>(disk: &mut D) -> io::Result<u64> {
@@ -220,6 +237,34 @@ mod tests {
         // Its own identity is unique to the run and never a PUT's.
         assert_eq!(close.client_id, 3 << 48);
         assert_eq!(close.sequence, 7);
+    }
+
+    #[test]
+    fn closing_a_removed_node_closes_every_run_of_it_and_nothing_else() {
+        let close = close_node(3);
+        let Operation::CloseSessions { first, last } = close.operation else {
+            panic!("{close:?}")
+        };
+        let closed = |id: ClientId| (first..=last).contains(&id);
+        for incarnation in [1, 2, INCARNATION_LIMIT - 1] {
+            let mut pool = ClientIds::new(3, incarnation);
+            assert!(closed(pool.acquire().unwrap().0));
+            assert!(closed(pool.base | (SLOT_LIMIT - 1)));
+        }
+        for node in [2, 4] {
+            for incarnation in [1, INCARNATION_LIMIT - 1] {
+                let mut pool = ClientIds::new(node, incarnation);
+                assert!(!closed(pool.acquire().unwrap().0));
+                assert!(!closed(pool.base | (SLOT_LIMIT - 1)));
+            }
+        }
+        let own = ClientIds::new(3, INCARNATION_LIMIT - 1)
+            .close_earlier_runs()
+            .unwrap();
+        assert_ne!(
+            (own.client_id, own.sequence),
+            (close.client_id, close.sequence)
+        );
     }
 
     #[test]

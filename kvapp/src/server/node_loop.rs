@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use raft::{ConfChange, NodeId};
 
-use super::client_ids::ClientIds;
+use super::client_ids::{self, ClientIds};
 use super::http_api::{Answer, ApiRequest};
 use super::peer_url::PeerUrl;
 use super::tcp_transport::TcpTransport;
@@ -86,7 +86,10 @@ enum WaiterKind {
         uncertain: bool,
     },
     Read,
-    ConfChange,
+    /// `removed`: the node a removal takes out.
+    ConfChange {
+        removed: Option<NodeId>,
+    },
 }
 
 pub(crate) struct NodeLoop {
@@ -103,21 +106,25 @@ pub(crate) struct NodeLoop {
     retries: Vec<(u64, Waiter)>,
     /// The membership the transport was last set up from.
     peers_set_from: Option<BTreeMap<NodeId, Vec<u8>>>,
-    /// Closing the client sessions of this node's earlier runs.
-    closing: Closing,
+    /// Closes of client sessions not applied yet: this node's earlier runs', and those of
+    /// nodes removed through this one (see [`super::client_ids`]).
+    closes: Vec<Close>,
 }
 
-/// Where the close of earlier runs' sessions stands (see [`super::client_ids`]).
-enum Closing {
+/// A close of client sessions this node submits until it is applied (it is idempotent).
+struct Close {
+    command: Command,
+    /// Whose sessions, for the log.
+    whose: String,
+    state: CloseState,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CloseState {
     /// To submit at this time.
-    Due { command: Command, at_ms: u64 },
-    /// Submitted; waiting for its outcome.
-    Submitted {
-        command: Command,
-        request: RequestId,
-    },
-    /// Applied, or nothing to close.
-    Done,
+    Due { at_ms: u64 },
+    /// Submitted; waiting for the outcome of this request.
+    Submitted { request: RequestId },
 }
 
 /// The settings of a [`NodeLoop`] beyond the node itself.
@@ -136,12 +143,18 @@ impl NodeLoop {
         status: std::sync::Arc<NodeStatus>,
         settings: LoopSettings,
     ) -> NodeLoop {
-        let closing = match settings.client_ids.close_earlier_runs() {
-            Some(command) => Closing::Due { command, at_ms: 0 },
-            None => Closing::Done,
-        };
+        let closes = settings
+            .client_ids
+            .close_earlier_runs()
+            .map(|command| Close {
+                command,
+                whose: "this node's earlier runs".to_string(),
+                state: CloseState::Due { at_ms: 0 },
+            })
+            .into_iter()
+            .collect();
         NodeLoop {
-            closing,
+            closes,
             node,
             clock,
             inbox,
@@ -161,7 +174,7 @@ impl NodeLoop {
         loop {
             self.node.poll_timers();
             self.submit_due_retries();
-            self.submit_due_close();
+            self.submit_due_closes();
             self.node.process_ready()?;
             self.route_completions();
             self.expire_waiters();
@@ -191,7 +204,7 @@ impl NodeLoop {
                 WaiterKind::Write {
                     uncertain: true, ..
                 } => Answer::TimedOut(reason.to_string()),
-                WaiterKind::Write { .. } | WaiterKind::Read | WaiterKind::ConfChange => {
+                WaiterKind::Write { .. } | WaiterKind::Read | WaiterKind::ConfChange { .. } => {
                     Answer::Unavailable(reason.to_string())
                 }
             };
@@ -263,7 +276,7 @@ impl NodeLoop {
                 change.context = url.to_string().into_bytes();
                 (
                     self.node.propose_conf_change(change),
-                    WaiterKind::ConfChange,
+                    WaiterKind::ConfChange { removed: None },
                 )
             }
             ApiRequest::RemoveNode { id } => {
@@ -273,7 +286,7 @@ impl NodeLoop {
                 }
                 (
                     self.node.propose_conf_change(ConfChange::remove_node(id)),
-                    WaiterKind::ConfChange,
+                    WaiterKind::ConfChange { removed: Some(id) },
                 )
             }
         };
@@ -289,9 +302,13 @@ impl NodeLoop {
 
     fn route_completions(&mut self) {
         for Completion { request, outcome } in self.node.take_completions() {
-            if matches!(self.closing, Closing::Submitted { request: closing, .. } if closing == request)
+            let submitted = CloseState::Submitted { request };
+            if let Some(position) = self
+                .closes
+                .iter()
+                .position(|close| close.state == submitted)
             {
-                self.conclude_close(outcome);
+                self.conclude_close(position, outcome);
                 continue;
             }
             // Absent when the request already ended at its deadline.
@@ -301,39 +318,32 @@ impl NodeLoop {
         }
     }
 
-    fn submit_due_close(&mut self) {
+    fn submit_due_closes(&mut self) {
         let now = self.clock.now_ms();
-        match std::mem::replace(&mut self.closing, Closing::Done) {
-            Closing::Due { command, at_ms } if at_ms <= now => {
-                let request = self.node.submit(command.clone());
-                self.closing = Closing::Submitted { command, request };
+        for close in &mut self.closes {
+            if matches!(close.state, CloseState::Due { at_ms } if at_ms <= now) {
+                let request = self.node.submit(close.command.clone());
+                close.state = CloseState::Submitted { request };
             }
-            other => self.closing = other,
         }
     }
 
-    fn conclude_close(&mut self, outcome: Outcome) {
-        let Closing::Submitted { command, .. } =
-            std::mem::replace(&mut self.closing, Closing::Done)
-        else {
-            unreachable!("called only for the submitted close");
-        };
+    fn conclude_close(&mut self, position: usize, outcome: Outcome) {
+        let close = &mut self.closes[position];
         match outcome {
             Outcome::Applied(Reply::SessionsClosed { ended }) => {
-                tracing::info!(
-                    ended,
-                    "closed the client sessions of this node's earlier runs"
-                );
+                tracing::info!(ended, "closed the client sessions of {}", close.whose);
+                self.closes.remove(position);
             }
             Outcome::Failed(reason) | Outcome::Unknown(reason) => {
-                tracing::debug!(%reason, "closing earlier runs' sessions; will try again");
-                self.closing = Closing::Due {
-                    command,
+                tracing::debug!(%reason, whose = %close.whose, "closing sessions; will try again");
+                close.state = CloseState::Due {
                     at_ms: self.clock.now_ms() + CLOSE_RETRY_MS,
                 };
             }
             outcome @ (Outcome::Applied(_) | Outcome::ConfChanged(_)) => {
                 unexpected(&outcome);
+                self.closes.remove(position);
             }
         }
     }
@@ -389,18 +399,28 @@ impl NodeLoop {
             (WaiterKind::Read, Outcome::Failed(reason)) if now >= waiter.deadline_ms => {
                 Answer::TimedOut(reason)
             }
-            (WaiterKind::Read | WaiterKind::ConfChange, Outcome::Failed(reason)) => {
+            (WaiterKind::Read | WaiterKind::ConfChange { .. }, Outcome::Failed(reason)) => {
                 Answer::Unavailable(reason)
             }
-            (WaiterKind::Read | WaiterKind::ConfChange, Outcome::Unknown(reason)) => {
+            (WaiterKind::Read | WaiterKind::ConfChange { .. }, Outcome::Unknown(reason)) => {
                 Answer::TimedOut(reason)
             }
-            (WaiterKind::ConfChange, Outcome::ConfChanged(conf_state)) => {
+            (WaiterKind::ConfChange { removed }, Outcome::ConfChanged(conf_state)) => {
                 tracing::info!(?conf_state, "membership changed");
+                if let Some(id) = *removed {
+                    // Node ids are not reused: the removed node's clients are gone for good.
+                    self.closes.push(Close {
+                        command: client_ids::close_node(id),
+                        whose: format!("removed node {id}"),
+                        state: CloseState::Due { at_ms: now },
+                    });
+                }
                 Answer::Done
             }
             (WaiterKind::Write { .. } | WaiterKind::Read, outcome @ Outcome::ConfChanged(_))
-            | (WaiterKind::ConfChange, outcome @ Outcome::Applied(_)) => unexpected(&outcome),
+            | (WaiterKind::ConfChange { .. }, outcome @ Outcome::Applied(_)) => {
+                unexpected(&outcome)
+            }
         };
         self.answer(waiter, answer);
     }
