@@ -50,6 +50,14 @@ pub struct SwarmRun {
     pub failures: u64,
 }
 
+impl SwarmRun {
+    /// Whether any seed ran (not with `--swarm-seconds 0`: a run of any length runs at least
+    /// one seed, so only then is the rate zero).
+    pub fn ran(&self) -> bool {
+        self.seeds_per_core_minute > 0.0
+    }
+}
+
 /// The three figures.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchFigures {
@@ -165,16 +173,26 @@ impl BenchFigures {
                 String::new()
             }
         };
+        let swarm = SwarmRun {
+            seeds_per_core_minute: self.swarm_seeds_per_core_minute,
+            failures: self.swarm_failures,
+        };
+        let swarm_line = if swarm.ran() {
+            format!(
+                "{:>10.0}   (goal >= 3000; {} did not pass)",
+                swarm.seeds_per_core_minute, swarm.failures
+            )
+        } else {
+            format!("{:>10}   (--swarm-seconds 0)", "not run")
+        };
         let mut text = format!(
             "steady load, 5 nodes, 10 ms ticks: {:>10.0}x simulated/wall{}   (goal >= 5000x)\n\
              delivered messages per second:     {:>10.0}{}   (goal >= 1000000)\n\
-             short swarm seeds per core-minute: {:>10.0}   (goal >= 3000; {} did not pass)\n",
+             short swarm seeds per core-minute: {swarm_line}\n",
             self.steady_speedup,
             spread(|run| run.speedup, &self.steady_runs, "x"),
             self.messages_per_second,
             spread(|run| run.messages_per_second, &self.steady_runs, ""),
-            self.swarm_seeds_per_core_minute,
-            self.swarm_failures
         );
         text.push_str(&format!(
             "the steady load delivers {:.0} messages per simulated second, so {:.0}x would take \
@@ -193,12 +211,20 @@ impl BenchFigures {
         }
         if let Some(against) = &self.against {
             let theirs = &against.steady_runs;
+            let their_swarm = if swarm.ran() && against.swarm.ran() {
+                format!(
+                    "{:>10.0}   ratio {:.2}",
+                    against.swarm.seeds_per_core_minute, against.swarm_ratio
+                )
+            } else {
+                format!("{:>10}", "not run")
+            };
             text.push_str(&format!(
                 "against {} (its runs alternate with these; ratios are this build over it, \
                  the median over {runs} pairs):\n\
                  \x20 steady load:     {:>10.0}x{}   ratio {:.2}\n\
                  \x20 messages/s:      {:>10.0}{}   ratio {:.2}\n\
-                 \x20 swarm seeds/min: {:>10.0}   ratio {:.2}\n",
+                 \x20 swarm seeds/min: {their_swarm}\n",
                 against.binary,
                 median(&theirs.iter().map(|run| run.speedup).collect::<Vec<_>>()),
                 spread(|run| run.speedup, theirs, "x"),
@@ -211,8 +237,6 @@ impl BenchFigures {
                 ),
                 spread(|run| run.messages_per_second, theirs, ""),
                 against.messages_per_second_ratio,
-                against.swarm.seeds_per_core_minute,
-                against.swarm_ratio,
             ));
         }
         text
@@ -343,6 +367,28 @@ mod tests {
         assert!(text.contains("(median of 3, best 300x)"), "{text}");
         assert!(text.contains("against old"), "{text}");
         assert!(text.contains("ratio 2.00"), "{text}");
+    }
+
+    #[test]
+    fn a_swarm_part_left_out_says_so_instead_of_a_zero() {
+        let none = SwarmRun {
+            seeds_per_core_minute: 0.0,
+            failures: 0,
+        };
+        let figures = BenchFigures::new(
+            vec![steady(300.0, 600_000.0)],
+            None,
+            none,
+            Some(("old".to_string(), vec![steady(100.0, 600_000.0)], none)),
+        );
+        let text = figures.text();
+        assert!(
+            text.contains("short swarm seeds per core-minute:    not run   (--swarm-seconds 0)"),
+            "{text}"
+        );
+        assert!(text.contains("swarm seeds/min:    not run\n"), "{text}");
+        assert!(!text.contains("0.00"), "{text}");
+        assert!(text.contains("ratio 3.00"), "{text}");
     }
 
     #[test]
