@@ -31,8 +31,9 @@
 //! an old command still travelling the network, is refused with [`Reply::SessionClosed`]
 //! rather than applied a second time after its session is gone. The closed ranges are merged
 //! as they grow, so they number no more than the separate ranges ever closed (the server
-//! closes one growing range per node: the client ids of its own earlier runs, see
-//! `server::client_ids`). A close is idempotent and has no session of its own.
+//! closes one growing range per node: the client ids of the node's earlier runs, then all of
+//! them once the node is removed; see `server::client_ids`). A close is idempotent and has no
+//! session of its own.
 //!
 //! Everything is a `BTreeMap` so that snapshots are byte-identical on every node.
 

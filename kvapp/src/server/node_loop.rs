@@ -35,8 +35,8 @@ pub type ServerNode = Node<StdDisk, TcpTransport, SystemClock>;
 /// shares one fsync while peers still hear from the node at least about once a tick.
 const EVENTS_PER_ROUND_MAX: usize = 256;
 
-/// How long to wait before submitting the close of earlier runs' sessions again, after an
-/// attempt failed (typically: no leader yet).
+/// How long to wait before submitting a close of client sessions again, after an attempt
+/// failed (typically: no leader yet).
 const CLOSE_RETRY_MS: u64 = 1_000;
 
 /// What reaches the node thread.
@@ -353,16 +353,17 @@ impl NodeLoop {
         let now = self.clock.now_ms();
         let answer = match (&waiter.kind, outcome) {
             (WaiterKind::Write { .. }, Outcome::Applied(Reply::Written { .. })) => Answer::Done,
-            // Not applied by this attempt, and never will be: its client id belongs to a run
-            // of this node that a later run closed, which happens only when the data
-            // directory (and its run number) went back in time.
+            // Not applied by this attempt, and never will be: its client id is closed. Either
+            // this node was removed (and is finishing its removal), or a later run of it closed
+            // this run's ids, which happens only when the data directory (and its run number)
+            // went back in time.
             (WaiterKind::Write { uncertain, .. }, Outcome::Applied(Reply::SessionClosed)) => {
                 tracing::error!(
-                    "a write's client id was closed by a later run of this node: was the data \
-                     directory replaced by an older copy?"
+                    "a write's client id is closed: this node was removed, or a later run of it \
+                     closed this run's ids (was the data directory replaced by an older copy?)"
                 );
-                let reason = "this server's client ids were closed by a later run of the same \
-                              node id"
+                let reason = "this server's client ids are closed: the node was removed, or a \
+                              later run of the same node id closed them"
                     .to_string();
                 if *uncertain {
                     Answer::TimedOut(reason)
