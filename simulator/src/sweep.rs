@@ -203,21 +203,16 @@ pub fn sweep(plan: &SweepPlan) -> Result<SweepSummary, String> {
     });
     bar.finish_and_clear();
     results.sort_by_key(|result| result.seed);
+    let seeds_run = results.len() as u64;
+    let simulated_ms = results.iter().map(|result| result.simulated_ms).sum();
+    let events = results.iter().map(|result| result.events).sum();
     let (failures, passed): (Vec<SeedResult>, Vec<SeedResult>) = results
         .into_iter()
         .partition(|result| result.class != Class::Pass);
     let summary = SweepSummary {
-        seeds_run: (failures.len() + passed.len()) as u64,
-        simulated_ms: failures
-            .iter()
-            .chain(&passed)
-            .map(|result| result.simulated_ms)
-            .sum(),
-        events: failures
-            .iter()
-            .chain(&passed)
-            .map(|result| result.events)
-            .sum(),
+        seeds_run,
+        simulated_ms,
+        events,
         wall_ms: started.elapsed().as_millis() as u64,
         failures,
         history_inconclusive: passed
