@@ -67,7 +67,8 @@ pub struct HistoryCounts {
     pub sessions_closed: u64,
 }
 
-fn is_zero(count: &u64) -> bool {
+/// For `skip_serializing_if`: counters that most runs leave at zero stay out of reports.
+pub(crate) fn is_zero(count: &u64) -> bool {
     *count == 0
 }
 

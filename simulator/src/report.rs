@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::determinism::Divergence;
 use crate::faults::FaultStats;
-use crate::history::HistoryCounts;
+use crate::history::{is_zero, HistoryCounts};
 use crate::network::NetworkStats;
 use crate::options::RunOptions;
 use crate::oracles::Violation;
@@ -146,6 +146,10 @@ pub struct RunStats {
     pub store_audits: u64,
     /// Acknowledgements the reference never got far enough to check.
     pub acknowledgements_unverified: u64,
+    /// Committed commands refused because their client's session was closed: late copies of
+    /// commands from before a close (left out when none, as in runs whose clients never close).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub refused_for_closed_sessions: u64,
     /// Set when the reference state machine could not follow the log.
     pub reference_stalled: Option<String>,
     /// The checker's verdict.
@@ -310,7 +314,10 @@ impl RunReport {
         ));
         let clients = &stats.clients;
         let closes = if clients.sessions_closed > 0 {
-            format!(" ({} of them session closes)", clients.sessions_closed)
+            format!(
+                " ({} of them session closes; {} late commands refused for closed sessions)",
+                clients.sessions_closed, stats.refused_for_closed_sessions
+            )
         } else {
             String::new()
         };

@@ -446,6 +446,7 @@ impl World {
         stats.clients = self.history.counts();
         stats.reference_stalled = self.reference.stalled().map(str::to_string);
         stats.acknowledgements_unverified = self.reference.unverified_acknowledgements() as u64;
+        stats.refused_for_closed_sessions = self.reference.refused_for_closed_sessions();
         stats.simulated_ms = self.now_ms;
         stats.wall_ms = self
             .started

@@ -62,6 +62,8 @@ pub struct Reference {
     first_application: FxHashMap<(ClientId, Sequence), (Index, Reply)>,
     /// Why the reference stopped following the log, if it did.
     stalled: Option<String>,
+    /// Committed commands refused because their client's session was closed.
+    refused_for_closed_sessions: u64,
     /// Acknowledgements given by nodes that had applied further than the reference has: the
     /// node, its applied index, the command and the reply, checked once the reference gets
     /// there. (A node can apply entries whose commitment the oracles only learn later, when a
@@ -85,6 +87,7 @@ impl Reference {
             digests: vec![0],
             first_application: FxHashMap::default(),
             stalled: None,
+            refused_for_closed_sessions: 0,
             pending_acknowledgements: Vec::new(),
         }
     }
@@ -105,6 +108,11 @@ impl Reference {
         if self.stalled.is_none() {
             self.stalled = Some(reason);
         }
+    }
+
+    /// Committed commands the reference refused because their client's session was closed.
+    pub fn refused_for_closed_sessions(&self) -> u64 {
+        self.refused_for_closed_sessions
     }
 
     /// Acknowledgements not checked yet because the reference has not reached them.
@@ -181,6 +189,9 @@ impl Reference {
             .wrapping_add(session_hash(client, session_after));
         // A command refused for a closed session was not applied; an earlier copy may have
         // been, and keeps its place.
+        if reply == Reply::SessionClosed {
+            self.refused_for_closed_sessions += 1;
+        }
         let fresh = reply != Reply::SessionClosed
             && session_before.is_none_or(|session| session.sequence < command.sequence);
         if fresh {
