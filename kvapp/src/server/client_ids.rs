@@ -123,8 +123,8 @@ impl ClientIds {
 /// The command that closes every client id of node `node_id`, for a node removed from the
 /// cluster: node ids are not reused, so no run of it writes again. Its identity, sequence
 /// `u64::MAX` under the node's incarnation-0 id, is one no run's close of its own takes (their
-/// sequences are incarnations, below 2^24); two members closing the same removed node send the
-/// same command, which is harmless.
+/// sequences are incarnations, below 2^24). Every member that sees the removal sends this same
+/// command; the copies after the first close nothing more.
 pub fn close_node(node_id: NodeId) -> Command {
     let node_base = node_id << 48;
     Command {

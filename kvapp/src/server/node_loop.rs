@@ -86,10 +86,7 @@ enum WaiterKind {
         uncertain: bool,
     },
     Read,
-    /// `removed`: the node a removal takes out.
-    ConfChange {
-        removed: Option<NodeId>,
-    },
+    ConfChange,
 }
 
 pub(crate) struct NodeLoop {
@@ -107,7 +104,7 @@ pub(crate) struct NodeLoop {
     /// The membership the transport was last set up from.
     peers_set_from: Option<BTreeMap<NodeId, Vec<u8>>>,
     /// Closes of client sessions not applied yet: this node's earlier runs', and those of
-    /// nodes removed through this one (see [`super::client_ids`]).
+    /// nodes it saw removed (see [`super::client_ids`]).
     closes: Vec<Close>,
 }
 
@@ -204,7 +201,7 @@ impl NodeLoop {
                 WaiterKind::Write {
                     uncertain: true, ..
                 } => Answer::TimedOut(reason.to_string()),
-                WaiterKind::Write { .. } | WaiterKind::Read | WaiterKind::ConfChange { .. } => {
+                WaiterKind::Write { .. } | WaiterKind::Read | WaiterKind::ConfChange => {
                     Answer::Unavailable(reason.to_string())
                 }
             };
@@ -276,7 +273,7 @@ impl NodeLoop {
                 change.context = url.to_string().into_bytes();
                 (
                     self.node.propose_conf_change(change),
-                    WaiterKind::ConfChange { removed: None },
+                    WaiterKind::ConfChange,
                 )
             }
             ApiRequest::RemoveNode { id } => {
@@ -286,7 +283,7 @@ impl NodeLoop {
                 }
                 (
                     self.node.propose_conf_change(ConfChange::remove_node(id)),
-                    WaiterKind::ConfChange { removed: Some(id) },
+                    WaiterKind::ConfChange,
                 )
             }
         };
@@ -400,28 +397,18 @@ impl NodeLoop {
             (WaiterKind::Read, Outcome::Failed(reason)) if now >= waiter.deadline_ms => {
                 Answer::TimedOut(reason)
             }
-            (WaiterKind::Read | WaiterKind::ConfChange { .. }, Outcome::Failed(reason)) => {
+            (WaiterKind::Read | WaiterKind::ConfChange, Outcome::Failed(reason)) => {
                 Answer::Unavailable(reason)
             }
-            (WaiterKind::Read | WaiterKind::ConfChange { .. }, Outcome::Unknown(reason)) => {
+            (WaiterKind::Read | WaiterKind::ConfChange, Outcome::Unknown(reason)) => {
                 Answer::TimedOut(reason)
             }
-            (WaiterKind::ConfChange { removed }, Outcome::ConfChanged(conf_state)) => {
+            (WaiterKind::ConfChange, Outcome::ConfChanged(conf_state)) => {
                 tracing::info!(?conf_state, "membership changed");
-                if let Some(id) = *removed {
-                    // Node ids are not reused: the removed node's clients are gone for good.
-                    self.closes.push(Close {
-                        command: client_ids::close_node(id),
-                        whose: format!("removed node {id}"),
-                        state: CloseState::Due { at_ms: now },
-                    });
-                }
                 Answer::Done
             }
             (WaiterKind::Write { .. } | WaiterKind::Read, outcome @ Outcome::ConfChanged(_))
-            | (WaiterKind::ConfChange { .. }, outcome @ Outcome::Applied(_)) => {
-                unexpected(&outcome)
-            }
+            | (WaiterKind::ConfChange, outcome @ Outcome::Applied(_)) => unexpected(&outcome),
         };
         self.answer(waiter, answer);
     }
@@ -493,7 +480,8 @@ impl NodeLoop {
         }
     }
 
-    /// Points the transport at the current members once membership changed.
+    /// Points the transport at the current members once membership changed, and queues the
+    /// close of every client id of a node it saw removed.
     fn refresh_peers(&mut self) {
         let members = self.node.members();
         if self.peers_set_from.as_ref() == Some(members) {
@@ -502,7 +490,22 @@ impl NodeLoop {
         let addresses = peer_addresses(self.node.id(), &self.cluster, members);
         let members = members.clone();
         self.node.transport_mut().set_peers(&addresses);
-        self.peers_set_from = Some(members);
+        let before = self.peers_set_from.replace(members);
+        // Node ids are not reused, so a removed node's clients are gone for good. Every member
+        // that sees the removal applied closes them (the copies are harmless), so that the
+        // close does not hang on one node staying up; the removed node itself leaves.
+        let now = self.clock.now_ms();
+        let this = self.node.id();
+        let current = self.peers_set_from.as_ref().expect("just set");
+        for &id in before.iter().flat_map(BTreeMap::keys) {
+            if id != this && !current.contains_key(&id) {
+                self.closes.push(Close {
+                    command: client_ids::close_node(id),
+                    whose: format!("removed node {id}"),
+                    state: CloseState::Due { at_ms: now },
+                });
+            }
+        }
     }
 
     /// True once this node, removed from the cluster, may stop: the remaining members know
