@@ -488,24 +488,25 @@ impl NodeLoop {
             return;
         }
         let addresses = peer_addresses(self.node.id(), &self.cluster, members);
-        let members = members.clone();
-        self.node.transport_mut().set_peers(&addresses);
-        let before = self.peers_set_from.replace(members);
         // Node ids are not reused, so a removed node's clients are gone for good. Every member
         // that sees the removal applied closes them (the copies are harmless), so that the
         // close does not hang on one node staying up; the removed node itself leaves.
-        let now = self.clock.now_ms();
         let this = self.node.id();
-        let current = self.peers_set_from.as_ref().expect("just set");
-        for &id in before.iter().flat_map(BTreeMap::keys) {
-            if id != this && !current.contains_key(&id) {
-                self.closes.push(Close {
-                    command: client_ids::close_node(id),
-                    whose: format!("removed node {id}"),
-                    state: CloseState::Due { at_ms: now },
-                });
-            }
-        }
+        let removed: Vec<NodeId> = self
+            .peers_set_from
+            .iter()
+            .flat_map(BTreeMap::keys)
+            .filter(|&&id| id != this && !members.contains_key(&id))
+            .copied()
+            .collect();
+        self.peers_set_from = Some(members.clone());
+        self.node.transport_mut().set_peers(&addresses);
+        let now = self.clock.now_ms();
+        self.closes.extend(removed.into_iter().map(|id| Close {
+            command: client_ids::close_node(id),
+            whose: format!("removed node {id}"),
+            state: CloseState::Due { at_ms: now },
+        }));
     }
 
     /// True once this node, removed from the cluster, may stop: the remaining members know

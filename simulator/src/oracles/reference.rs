@@ -189,11 +189,10 @@ impl Reference {
             .wrapping_add(session_hash(client, session_after));
         // A command refused for a closed session was not applied; an earlier copy may have
         // been, and keeps its place.
-        if reply == Reply::SessionClosed {
-            self.refused_for_closed_sessions += 1;
-        }
-        let fresh = reply != Reply::SessionClosed
-            && session_before.is_none_or(|session| session.sequence < command.sequence);
+        let refused = reply == Reply::SessionClosed;
+        self.refused_for_closed_sessions += u64::from(refused);
+        let fresh =
+            !refused && session_before.is_none_or(|session| session.sequence < command.sequence);
         if fresh {
             self.first_application
                 .insert((client, command.sequence), (index, reply));
