@@ -43,6 +43,7 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod coverage;
 pub mod disk;
 pub mod memory_disk;
 pub mod node;

@@ -24,17 +24,18 @@
 //! it was in flight). Retrying with the same (client id, sequence) is always safe: the store
 //! applies a command once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use raft::codec::{self, CodecError};
 use raft::{
     ConfChange, ConfChangeType, ConfState, Config, Entry, EntryType, HardState, Index, MemStorage,
-    MessageType, NodeId, RaftError, RawNode, ReadState, Ready, Snapshot, SoftState, StateRole,
-    StorageError,
+    MessageType, NodeId, RaftError, RawNode, ReadOnlyOption, ReadState, Ready, Snapshot, SoftState,
+    StateRole, StorageError,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
+use crate::coverage::{Counts, Point};
 use crate::disk::Disk;
 use crate::snapshotter::{snapshot_file_name, SnapshotError, Snapshotter, SnapshotterConfig};
 use crate::store::StoreError;
@@ -46,6 +47,41 @@ use crate::wal::{SnapshotMarker, Wal, WalConfig, WalError};
 
 /// Identifies one client request within one node.
 pub type RequestId = u64;
+
+/// How the leader confirms that it may serve a linearizable read (Raft thesis §6.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadMode {
+    /// A heartbeat round acknowledged by a quorum after the read arrived. Always correct.
+    #[default]
+    Safe,
+    /// The leader's lease: no round while a quorum acknowledged the leader within the last
+    /// election timeout. Correct only while clocks drift, and messages are delayed, by less
+    /// than the lease's margin, and while a restarted node stays down for an election timeout
+    /// (see [`raft::ReadOnlyOption::LeaseBased`]); needs CheckQuorum.
+    Lease,
+}
+
+impl ReadMode {
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadMode::Safe => "safe",
+            ReadMode::Lease => "lease",
+        }
+    }
+}
+
+impl std::str::FromStr for ReadMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ReadMode, String> {
+        match text {
+            "safe" => Ok(ReadMode::Safe),
+            "lease" => Ok(ReadMode::Lease),
+            other => Err(format!("read mode {other:?} is neither safe nor lease")),
+        }
+    }
+}
 
 /// Settings of a [`Node`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +109,26 @@ pub struct NodeConfig {
     pub max_size_per_msg: u64,
     /// Appends in flight per follower.
     pub max_inflight_msgs: usize,
+    /// The most bytes of committed entries one `Ready` hands out (raft's
+    /// `max_committed_size_per_ready`; at least one entry always goes).
+    pub max_committed_size_per_ready: u64,
+    /// The most bytes of uncommitted payload the leader accepts before refusing proposals
+    /// (raft's `max_uncommitted_entries_size`); zero means no limit.
+    pub max_uncommitted_entries_size: u64,
+    /// Followers refuse proposals instead of forwarding them to the leader.
+    pub disable_proposal_forwarding: bool,
+    /// A leader that applies its own removal steps down at once (raft's
+    /// `step_down_on_removal`) instead of leading on until it may leave.
+    pub step_down_on_removal: bool,
+    /// How the leader confirms reads.
+    pub read_mode: ReadMode,
+    /// Committed entries may wait to be applied, as they do behind an asynchronous apply
+    /// loop (etcd's): up to this many wait after a `Ready` (the oldest beyond it are applied
+    /// at once), and all of them are applied at the next tick. A `Ready` whose entries hold a
+    /// configuration change, or a snapshot, is applied in full before Raft advances, so that
+    /// Raft never campaigns or counts votes on a configuration the node has not applied (as
+    /// etcd's server waits for such entries). Zero applies every entry in its `Ready`.
+    pub apply_lag_entries_max: u64,
     /// Take a snapshot once this many entries were applied since the last one.
     pub snapshot_count: u64,
     /// Entries kept in the log behind a snapshot, so that a follower a little behind catches up
@@ -102,6 +158,12 @@ impl NodeConfig {
             raft_seed: id,
             max_size_per_msg: 1024 * 1024,
             max_inflight_msgs: 256,
+            max_committed_size_per_ready: u64::MAX,
+            max_uncommitted_entries_size: 0,
+            disable_proposal_forwarding: false,
+            step_down_on_removal: false,
+            read_mode: ReadMode::Safe,
+            apply_lag_entries_max: 0,
             snapshot_count: 10_000,
             snapshot_catch_up_entries: 5_000,
             request_timeout_ms: 5_000,
@@ -120,8 +182,15 @@ impl NodeConfig {
             max_inflight_msgs: self.max_inflight_msgs,
             check_quorum: self.check_quorum,
             pre_vote: self.pre_vote,
+            max_committed_size_per_ready: self.max_committed_size_per_ready,
+            max_uncommitted_entries_size: self.max_uncommitted_entries_size,
+            disable_proposal_forwarding: self.disable_proposal_forwarding,
+            step_down_on_removal: self.step_down_on_removal,
+            read_only_option: match self.read_mode {
+                ReadMode::Safe => ReadOnlyOption::Safe,
+                ReadMode::Lease => ReadOnlyOption::LeaseBased,
+            },
             seed: self.raft_seed,
-            ..Config::default()
         }
     }
 }
@@ -265,6 +334,11 @@ pub struct Node<D: Disk, T: Transport, C: Clock> {
     /// The highest commit index a leader has sent this node (in an append or a heartbeat), or
     /// the index of a snapshot it sent.
     leader_commit_heard: Index,
+    /// Committed entries Raft handed out that wait to be applied (see
+    /// [`NodeConfig::apply_lag_entries_max`]), in order after `applied_index`.
+    apply_queue: VecDeque<Entry>,
+    /// How often each coverage point was reached in this life of the node.
+    coverage: Counts,
 }
 
 impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
@@ -277,8 +351,9 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         clock: C,
     ) -> Result<Self, NodeError> {
         let snapshotter = Snapshotter::new(config.snapshotter);
+        let mut coverage = Counts::default();
         let (wal, storage, store, members, applied) = if Wal::exists(&mut disk)? {
-            Self::recover(&config, &mut disk, &snapshotter)?
+            Self::recover(&config, &mut disk, &snapshotter, &mut coverage)?
         } else {
             Self::bootstrap(&config, &mut disk)?
         };
@@ -316,6 +391,8 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             completions: Vec::new(),
             removed_at,
             leader_commit_heard: 0,
+            apply_queue: VecDeque::new(),
+            coverage,
         })
     }
 
@@ -324,14 +401,24 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         config: &NodeConfig,
         disk: &mut D,
         snapshotter: &Snapshotter,
+        coverage: &mut Counts,
     ) -> Result<(Wal, MemStorage, Store, BTreeMap<NodeId, Vec<u8>>, Index), NodeError> {
         let usable = Wal::usable_snapshots(disk)?;
-        Self::remove_unusable_snapshots(disk, snapshotter, &usable)?;
+        let removed = Self::remove_unusable_snapshots(disk, snapshotter, &usable)?;
+        coverage.hit_if(removed, Point::UnusableSnapshotRemoved);
         let snapshot = snapshotter.load_newest(disk, &usable)?;
         let marker = snapshot.as_ref().map_or(SnapshotMarker::default(), |s| {
             SnapshotMarker::of(&s.metadata)
         });
+        let newest_usable = usable.iter().map(|marker| marker.index).max().unwrap_or(0);
+        coverage.hit_if(marker.index < newest_usable, Point::OlderSnapshotUsed);
         let (wal, recovered) = Wal::open(disk, config.wal, marker)?;
+        coverage.hit_if(marker.index > 0, Point::RestartFromSnapshot);
+        coverage.hit_if(
+            marker.index > 0 && !recovered.entries.is_empty(),
+            Point::RestartReplayedPastSnapshot,
+        );
+        coverage.hit_if(recovered.tail_cut, Point::TornTailCut);
         let mut storage = MemStorage::new();
         let (store, members) = match snapshot {
             Some(snapshot) => {
@@ -362,7 +449,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         disk: &mut D,
         snapshotter: &Snapshotter,
         usable: &[SnapshotMarker],
-    ) -> Result<(), NodeError> {
+    ) -> Result<bool, NodeError> {
         let mut removed = false;
         for marker in snapshotter.list(disk)? {
             if usable.contains(&marker) {
@@ -382,7 +469,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
                 error,
             })?;
         }
-        Ok(())
+        Ok(removed)
     }
 
     #[allow(clippy::type_complexity)]
@@ -436,6 +523,10 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
                 self.raw.tick();
                 ticks += 1;
             }
+        }
+        if ticks > 0 {
+            // The apply loop catches up within a tick.
+            self.drain_apply_queue();
         }
         self.expire_requests(now);
     }
@@ -702,6 +793,8 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             });
         }
         self.pending_writes.retain(|_, writes| !writes.is_empty());
+        self.coverage
+            .hit_if(!uncertain.is_empty(), Point::WritesUnknownOnLeaderChange);
         for request in uncertain {
             self.complete(request, Outcome::Unknown("leader changed".to_string()));
         }
@@ -723,6 +816,9 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     /// Handles every pending `Ready`: persist, send, apply, advance. A storage error is fatal.
     pub fn process_ready(&mut self) -> Result<(), NodeError> {
         self.hand_over_if_leaving();
+        // Entries applied since the last call (a tick drains the apply queue) may let
+        // confirmed reads go.
+        self.serve_reads();
         while self.raw.has_ready() {
             let ready = self.raw.ready();
             self.handle_ready(ready)?;
@@ -768,17 +864,53 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             }
         }
         self.raw.recycle_messages(messages);
-        // 3. Apply.
+        // 3. Apply, or queue for the apply loop.
         if let Some(snapshot) = ready.snapshot.take() {
+            // Whatever waits is older than the snapshot: apply it first, in order.
+            self.drain_apply_queue();
             self.apply_snapshot(snapshot)?;
         }
-        for entry in std::mem::take(&mut ready.committed_entries) {
-            self.apply_entry(entry);
-        }
+        self.queue_committed(std::mem::take(&mut ready.committed_entries));
         for read_state in std::mem::take(&mut ready.read_states) {
             self.note_read_state(read_state);
         }
         Ok(())
+    }
+
+    /// Takes a `Ready`'s committed entries into the apply queue and applies what may not wait
+    /// (see [`NodeConfig::apply_lag_entries_max`]).
+    fn queue_committed(&mut self, entries: Vec<Entry>) {
+        let lag = self.config.apply_lag_entries_max;
+        if lag == 0 && self.apply_queue.is_empty() {
+            for entry in entries {
+                self.apply_entry(entry);
+            }
+            return;
+        }
+        let conf_change = entries
+            .iter()
+            .any(|entry| entry.entry_type == EntryType::ConfChange);
+        self.apply_queue.extend(entries);
+        if conf_change || lag == 0 {
+            self.coverage
+                .hit_if(conf_change && lag > 0, Point::ApplyDrainedForConfChange);
+            self.drain_apply_queue();
+            return;
+        }
+        while self.apply_queue.len() as u64 > lag {
+            if let Some(entry) = self.apply_queue.pop_front() {
+                self.apply_entry(entry);
+            }
+        }
+        self.coverage
+            .hit_if(!self.apply_queue.is_empty(), Point::ApplyLagged);
+    }
+
+    /// Applies every entry waiting in the apply queue.
+    fn drain_apply_queue(&mut self) {
+        while let Some(entry) = self.apply_queue.pop_front() {
+            self.apply_entry(entry);
+        }
     }
 
     /// Saves the snapshot file, then its marker with the `Ready`'s entries and hard state in
@@ -840,7 +972,22 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
                 return;
             }
         };
+        let retried = self
+            .store
+            .session(command.client_id)
+            .is_some_and(|session| session.sequence == command.sequence);
         let reply = self.store.apply(&command);
+        let point = match &reply {
+            Reply::Stale { .. } => Some(Point::StaleCommandRefused),
+            Reply::SessionClosed => Some(Point::ClosedSessionRefused),
+            Reply::SessionsClosed { ended } if *ended > 0 => Some(Point::SessionsClosed),
+            _ if retried => Some(Point::RetryAnsweredFromSession),
+            Reply::CompareAndSet { swapped: false, .. } => Some(Point::CompareAndSetFailed),
+            _ => None,
+        };
+        if let Some(point) = point {
+            self.coverage.hit(point);
+        }
         if let (Operation::CloseSessions { first, last }, Reply::SessionsClosed { ended }) =
             (&command.operation, &reply)
         {
@@ -888,6 +1035,10 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
                 // The configuration reaches storage only through snapshots, whose metadata must
                 // describe the state at their own index; on restart it is rebuilt by replaying
                 // the log after the snapshot.
+                if entry.term > 1 {
+                    // Term 1 holds only the bootstrap entries of a new cluster.
+                    self.count_conf_change(&change);
+                }
                 let before = std::mem::replace(&mut self.conf_state, conf_state.clone());
                 self.note_configuration(&before, entry.index);
                 self.conf_changed_since_snapshot = true;
@@ -898,10 +1049,47 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             Err(error) => {
                 // Deterministic on every node: the same change on the same configuration.
                 tracing::warn!(index = entry.index, %error, "configuration change refused");
+                self.coverage.hit(Point::ConfChangeRefusedOnApply);
                 if let Some(pending) = pending {
                     self.complete(pending.request, Outcome::Failed(error.to_string()));
                 }
             }
+        }
+    }
+
+    /// Counts the coverage points of `change`, just applied to `self.conf_state` (the
+    /// configuration before it).
+    fn count_conf_change(&mut self, change: &ConfChange) {
+        let before = &self.conf_state;
+        if change.is_leave_joint() {
+            self.coverage.hit(if before.auto_leave {
+                Point::JointLeftAuto
+            } else {
+                Point::JointLeftExplicit
+            });
+            return;
+        }
+        let joint = change.enters_joint().is_some();
+        let mut points = Vec::new();
+        for single in &change.changes {
+            let voter = before.voters.contains(&single.node_id);
+            let learner = before.learners.contains(&single.node_id);
+            points.push(match single.change_type {
+                ConfChangeType::AddNode if learner => Point::LearnerPromoted,
+                ConfChangeType::AddNode if !voter && !joint => Point::SingleStepAdd,
+                ConfChangeType::AddLearnerNode if voter => Point::VoterDemoted,
+                ConfChangeType::AddLearnerNode if !learner => Point::LearnerAdded,
+                ConfChangeType::RemoveNode if !joint && (voter || learner) => {
+                    Point::SingleStepRemove
+                }
+                _ => continue,
+            });
+        }
+        if joint {
+            points.push(Point::JointEntered);
+        }
+        for point in points {
+            self.coverage.hit(point);
         }
     }
 
@@ -912,6 +1100,10 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         let request = RequestId::from_le_bytes(bytes);
         if let Some(read) = self.pending_reads.get_mut(&request) {
             read.index = Some(read_state.index);
+            self.coverage.hit_if(
+                read_state.index > self.applied_index,
+                Point::ReadWaitedForApply,
+            );
         }
     }
 
@@ -947,6 +1139,8 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         if !(due || (compacted && conf_changed)) {
             return Ok(());
         }
+        self.coverage
+            .hit_if(!self.pending_writes.is_empty(), Point::SnapshotDuringWrites);
         let payload = SnapshotPayload {
             store: self.store.snapshot_data(),
             members: self.members.clone(),
@@ -983,6 +1177,12 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     /// The Raft node, for status and for the simulator's oracles.
     pub fn raw(&self) -> &RawNode<MemStorage> {
         &self.raw
+    }
+
+    /// How often each of the driver's coverage points ([`crate::coverage`]) was reached in this
+    /// life of the node (Raft's own are in [`RawNode::coverage`]).
+    pub fn coverage(&self) -> &Counts {
+        &self.coverage
     }
 
     /// The key-value store as applied so far.

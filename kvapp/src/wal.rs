@@ -165,6 +165,8 @@ pub struct Recovered {
     pub hard_state: HardState,
     /// The entries after `snapshot.index`, consecutive from `snapshot.index + 1`.
     pub entries: Vec<Entry>,
+    /// Whether a torn tail was cut off the last segment.
+    pub tail_cut: bool,
 }
 
 /// What is wrong with a WAL's bytes. Always reported with the file and offset.
@@ -630,7 +632,8 @@ impl Wal {
             .first()
             .map_or(1, |segment| segment.first_index);
         let replayed = ReplayedLog::replay(first_index, &scan.records)?;
-        let recovered = replayed.recover(snapshot)?;
+        let mut recovered = replayed.recover(snapshot)?;
+        recovered.tail_cut = scan.tail_cut.is_some();
         let last = *scan
             .segments
             .last()

@@ -67,6 +67,7 @@
 pub mod codec;
 pub mod confchange;
 pub mod config;
+pub mod coverage;
 pub mod error;
 pub mod log;
 pub mod log_unstable;

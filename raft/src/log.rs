@@ -25,6 +25,8 @@ pub struct RaftLog<S: Storage> {
     /// (a truncated one may linger until the commit index passes it, which costs at most one
     /// needless sync). [`crate::RawNode::ready`] fsyncs a commit index that passes one of them.
     pub uncommitted_conf_changes: VecDeque<Index>,
+    /// How many entries the last [`RaftLog::append`] replaced (a divergent suffix cut off).
+    pub truncated_by_last_append: u64,
 }
 
 impl<S: Storage> RaftLog<S> {
@@ -67,6 +69,7 @@ impl<S: Storage> RaftLog<S> {
             applied: first_index - 1,
             max_applying_size_bytes,
             uncommitted_conf_changes,
+            truncated_by_last_append: 0,
         }
     }
 
@@ -140,6 +143,7 @@ impl<S: Storage> RaftLog<S> {
         committed: Index,
         entries: &[Entry],
     ) -> Option<Index> {
+        self.truncated_by_last_append = 0;
         if !self.match_term(index, log_term) {
             return None;
         }
@@ -161,6 +165,7 @@ impl<S: Storage> RaftLog<S> {
     /// Appends entries (possibly replacing an uncommitted suffix) and returns the new last index.
     pub fn append(&mut self, entries: &[Entry]) -> Index {
         let Some(first) = entries.first() else {
+            self.truncated_by_last_append = 0;
             return self.last_index();
         };
         assert!(
@@ -170,6 +175,7 @@ impl<S: Storage> RaftLog<S> {
             self.committed
         );
         let replaced_from = first.index;
+        self.truncated_by_last_append = (self.last_index() + 1).saturating_sub(replaced_from);
         while self
             .uncommitted_conf_changes
             .back()

@@ -9,6 +9,7 @@ use rand_core::{Rng, SeedableRng};
 use crate::codec;
 use crate::confchange;
 use crate::config::{Config, ReadOnlyOption};
+use crate::coverage::{Counts, Point};
 use crate::error::RaftError;
 use crate::log::RaftLog;
 use crate::message::{
@@ -107,6 +108,10 @@ pub struct Raft<S: Storage> {
     /// lease-based reads are confirmed by a heartbeat round for the rest of the term
     /// (etcd-io/raft #99).
     lease_forfeited: bool,
+    /// Whether this node's current campaign answers a leadership transfer (for coverage).
+    campaigning_for_transfer: bool,
+    /// How often each coverage point was reached ([`crate::coverage`]).
+    coverage: Counts,
     election_elapsed: usize,
     heartbeat_elapsed: usize,
     election_timeout: usize,
@@ -145,6 +150,8 @@ impl<S: Storage> Raft<S> {
             pending_read_index_messages: Vec::new(),
             finishing_removal: false,
             lease_forfeited: false,
+            campaigning_for_transfer: false,
+            coverage: Counts::default(),
             election_elapsed: 0,
             heartbeat_elapsed: 0,
             election_timeout: config.election_tick,
@@ -207,6 +214,16 @@ impl<S: Storage> Raft<S> {
             leader_id: self.leader_id,
             role: self.role,
         }
+    }
+
+    /// How often each coverage point was reached since this node started.
+    pub fn coverage(&self) -> &Counts {
+        &self.coverage
+    }
+
+    /// Counts one pass through `point`.
+    pub(crate) fn hit(&mut self, point: Point) {
+        self.coverage.hit(point);
     }
 
     /// The election timeout in ticks (the configured one, not the randomized one).
@@ -294,6 +311,8 @@ impl<S: Storage> Raft<S> {
             return false;
         };
         if progress.is_paused() {
+            let full = progress.state == ProgressState::Replicate;
+            self.coverage.hit_if(full, Point::InflightWindowFull);
             return false;
         }
         let next_index = progress.next_index;
@@ -308,6 +327,10 @@ impl<S: Storage> Raft<S> {
         match (previous_term, entries) {
             (Ok(log_term), Ok(entries)) => {
                 let last_sent = entries.last().map(|entry| entry.index);
+                self.coverage.hit_if(
+                    last_sent.is_some_and(|last| last < self.raft_log.last_index()),
+                    Point::AppendSplitBySize,
+                );
                 let mut message = Message::new(MessageType::Append, to, self.id);
                 message.index = previous_index;
                 message.log_term = log_term;
@@ -343,6 +366,7 @@ impl<S: Storage> Raft<S> {
         );
         self.progress_mut(to)
             .become_snapshot(snapshot.metadata.index);
+        self.hit(Point::ProgressToSnapshot);
         let mut message = Message::new(MessageType::Snapshot, to, self.id);
         message.snapshot = Some(Box::new(snapshot));
         self.send(message);
@@ -398,7 +422,19 @@ impl<S: Storage> Raft<S> {
     /// from the current term. Returns whether it advanced.
     fn maybe_commit(&mut self) -> bool {
         let quorum_index = self.tracker.committed();
-        self.raft_log.maybe_commit(quorum_index, self.term)
+        let before = self.raft_log.committed;
+        if !self.raft_log.maybe_commit(quorum_index, self.term) {
+            self.coverage.hit_if(
+                quorum_index > before && self.raft_log.term_or_zero(quorum_index) < self.term,
+                Point::CommitWithheldForEarlierTerm,
+            );
+            return false;
+        }
+        self.coverage.hit_if(
+            self.raft_log.term_or_zero(before + 1) < self.term,
+            Point::EarlierTermCommittedByOwnEntry,
+        );
+        true
     }
 
     // ----- Roles -----------------------------------------------------------------------------
@@ -428,6 +464,7 @@ impl<S: Storage> Raft<S> {
         self.read_only.clear();
         self.pending_read_index_messages.clear();
         self.lease_forfeited = false;
+        self.campaigning_for_transfer = false;
     }
 
     fn reset_randomized_election_timeout(&mut self) {
@@ -471,11 +508,25 @@ impl<S: Storage> Raft<S> {
         self.role = StateRole::Candidate;
     }
 
+    /// Gives up a leadership transfer in progress on purpose (not by a change of term).
+    fn give_up_leader_transfer(&mut self) {
+        if self.lead_transferee != INVALID_ID {
+            self.hit(Point::TransferAborted);
+            self.abort_leader_transfer();
+        }
+    }
+
     fn become_leader(&mut self) {
         assert!(
             self.role != StateRole::Follower,
             "node {}: invalid transition follower -> leader",
             self.id
+        );
+        self.coverage
+            .hit_if(self.campaigning_for_transfer, Point::TransferCompleted);
+        self.coverage.hit_if(
+            self.raft_log.committed < self.raft_log.last_index(),
+            Point::LeaderElectedWithUncommittedTail,
         );
         self.reset(self.term);
         self.leader_id = self.id;
@@ -531,6 +582,8 @@ impl<S: Storage> Raft<S> {
         self.election_elapsed += 1;
         if self.promotable() && self.past_election_timeout() {
             self.election_elapsed = 0;
+            self.coverage
+                .hit_if(self.role == StateRole::Candidate, Point::ElectionSplit);
             let hup = self.local_message(MessageType::Hup);
             self.step_or_panic(hup);
         }
@@ -547,8 +600,8 @@ impl<S: Storage> Raft<S> {
             }
             // Thesis §3.10: a transfer that has not finished within an election timeout is
             // abandoned, and the leader accepts proposals again.
-            if self.role == StateRole::Leader && self.lead_transferee != INVALID_ID {
-                self.abort_leader_transfer();
+            if self.role == StateRole::Leader {
+                self.give_up_leader_transfer();
             }
         }
         if self.role != StateRole::Leader {
@@ -621,9 +674,12 @@ impl<S: Storage> Raft<S> {
             }
             CampaignType::Election | CampaignType::Transfer => {
                 self.become_candidate();
+                self.campaigning_for_transfer = campaign_type == CampaignType::Transfer;
                 (MessageType::RequestVote, self.term)
             }
         };
+        self.coverage
+            .hit_if(self.campaigns_from_outside(), Point::RemovedNodeStillNeeded);
         if self.poll(self.id, true) == VoteResult::Won {
             // A single voter wins at once.
             match campaign_type {
@@ -668,10 +724,18 @@ impl<S: Storage> Raft<S> {
             || (self.vote == INVALID_ID && self.leader_id == INVALID_ID)
             || (is_pre_vote && request.term > self.term);
         let mut response = Message::new(response_type, request.from, self.id);
-        if can_vote && self.raft_log.is_up_to_date(request.index, request.log_term) {
+        let up_to_date = self.raft_log.is_up_to_date(request.index, request.log_term);
+        if can_vote && up_to_date {
             // Answer in the candidate's term so that it counts the answer.
             response.term = request.term;
             self.send(response);
+            self.hit(if is_pre_vote {
+                Point::PreVoteGranted
+            } else {
+                Point::VoteGranted
+            });
+            self.coverage
+                .hit_if(self.campaigns_from_outside(), Point::RemovedNodeStillNeeded);
             if !is_pre_vote {
                 self.election_elapsed = 0;
                 self.set_vote(request.from);
@@ -680,6 +744,9 @@ impl<S: Storage> Raft<S> {
             response.term = self.term;
             response.reject = true;
             self.send(response);
+            self.coverage.hit_if(is_pre_vote, Point::PreVoteRejected);
+            self.coverage
+                .hit_if(can_vote && !up_to_date, Point::VoteRejectedLogBehind);
         }
     }
 
@@ -699,6 +766,7 @@ impl<S: Storage> Raft<S> {
                     && self.leader_id != INVALID_ID
                     && self.election_elapsed < self.election_timeout;
                 if !forced && in_lease {
+                    self.hit(Point::VoteIgnoredInLease);
                     return Ok(());
                 }
             }
@@ -714,6 +782,13 @@ impl<S: Storage> Raft<S> {
                         }
                         _ => INVALID_ID,
                     };
+                    match self.role {
+                        StateRole::Leader => self.hit(Point::LeaderSteppedDownOnHigherTerm),
+                        StateRole::Candidate | StateRole::PreCandidate => {
+                            self.hit(Point::CandidateSteppedDown)
+                        }
+                        StateRole::Follower => {}
+                    }
                     self.become_follower(message.term, leader);
                 }
             }
@@ -738,11 +813,19 @@ impl<S: Storage> Raft<S> {
                 self.handle_vote_request(message);
                 Ok(())
             }
-            _ => match self.role {
-                StateRole::Leader => self.step_leader(message),
-                StateRole::PreCandidate | StateRole::Candidate => self.step_candidate(message),
-                StateRole::Follower => self.step_follower(message),
-            },
+            _ => {
+                let result = match self.role {
+                    StateRole::Leader => self.step_leader(message),
+                    StateRole::PreCandidate | StateRole::Candidate => self.step_candidate(message),
+                    StateRole::Follower => self.step_follower(message),
+                };
+                match result {
+                    Err(RaftError::ProposalDropped) => self.hit(Point::ProposalDropped),
+                    Err(RaftError::ReadIndexDropped) => self.hit(Point::ReadDropped),
+                    _ => {}
+                }
+                result
+            }
         }
     }
 
@@ -767,6 +850,7 @@ impl<S: Storage> Raft<S> {
         response.term = self.term;
         response.reject = response_type != MessageType::AppendResponse;
         self.send(response);
+        self.hit(Point::StaleRequestAnswered);
     }
 
     fn step_leader(&mut self, mut message: Message) -> Result<(), RaftError> {
@@ -783,6 +867,7 @@ impl<S: Storage> Raft<S> {
                 if !self.tracker.quorum_active() {
                     // Raft thesis §6.2: a leader that cannot reach a quorum steps down so that
                     // clients look for the real leader.
+                    self.hit(Point::LeaderDeposedByCheckQuorum);
                     self.become_follower(self.term, INVALID_ID);
                 }
                 for (&peer, progress) in self.tracker.progress.iter_mut() {
@@ -812,6 +897,7 @@ impl<S: Storage> Raft<S> {
                     // After a snapshot wait for the follower's append response (or, after a
                     // failure, a heartbeat response) before probing again.
                     progress.probe_sent = true;
+                    self.hit(Point::SnapshotToProbe);
                 }
             }
             MessageType::Unreachable => {
@@ -819,6 +905,7 @@ impl<S: Storage> Raft<S> {
                 // Appends in flight were probably lost: probe until we hear back.
                 if progress.state == ProgressState::Replicate {
                     progress.become_probe();
+                    self.hit(Point::ReplicateToProbe);
                 }
             }
             MessageType::TransferLeader => self.handle_transfer_leader(message),
@@ -866,6 +953,7 @@ impl<S: Storage> Raft<S> {
             if conf_change_index.is_some()
                 || self.validate_conf_change_proposal(&entry.data).is_err()
             {
+                self.hit(Point::ConfChangeRefused);
                 return Err(RaftError::ProposalDropped);
             }
             conf_change_index = Some(last_index + offset as u64 + 1);
@@ -932,6 +1020,7 @@ impl<S: Storage> Raft<S> {
             && size > 0
             && self.uncommitted_size_bytes + size > limit
         {
+            self.hit(Point::UncommittedLimitReached);
             return false;
         }
         self.uncommitted_size_bytes += size;
@@ -958,11 +1047,20 @@ impl<S: Storage> Raft<S> {
             }
             let progress = self.progress_mut(from);
             progress.recent_active = true;
+            let was_replicating = progress.state == ProgressState::Replicate;
             if progress.maybe_decrease_to(message.index, next_probe) {
                 if progress.state == ProgressState::Replicate {
                     progress.become_probe();
                 }
+                self.coverage
+                    .hit_if(was_replicating, Point::ReplicateToProbe);
+                self.coverage.hit_if(
+                    !was_replicating && next_probe < message.reject_hint,
+                    Point::BacktrackedByTerm,
+                );
                 self.maybe_send_append(from, true);
+            } else {
+                self.hit(Point::StaleAppendResponse);
             }
             return;
         }
@@ -973,16 +1071,28 @@ impl<S: Storage> Raft<S> {
         let updated = progress.maybe_update(message.index);
         if updated || (progress.matched == message.index && progress.state == ProgressState::Probe)
         {
-            match progress.state {
-                ProgressState::Probe => progress.become_replicate(),
+            let transitions: &[Point] = match progress.state {
+                ProgressState::Probe => {
+                    progress.become_replicate();
+                    &[Point::ProbeToReplicate]
+                }
                 ProgressState::Snapshot => {
                     // The follower caught up past the log's start, by the snapshot or otherwise.
                     if progress.matched + 1 >= first_index {
                         progress.become_probe();
                         progress.become_replicate();
+                        &[Point::SnapshotToProbe, Point::ProbeToReplicate]
+                    } else {
+                        &[]
                     }
                 }
-                ProgressState::Replicate => progress.inflights.free_le(message.index),
+                ProgressState::Replicate => {
+                    progress.inflights.free_le(message.index);
+                    &[]
+                }
+            };
+            for &point in transitions {
+                self.hit(point);
             }
             if self.maybe_commit() {
                 self.release_pending_read_index_messages();
@@ -997,6 +1107,8 @@ impl<S: Storage> Raft<S> {
             if from == self.lead_transferee && matched == last_index {
                 self.send_timeout_now(from);
             }
+        } else {
+            self.hit(Point::StaleAppendResponse);
         }
     }
 
@@ -1035,14 +1147,17 @@ impl<S: Storage> Raft<S> {
         // If every append in a full window was lost, no append response will ever free it:
         // free one slot so that one append goes out, which the follower accepts or rejects, and
         // replication resumes either way. (Found by the simulator; etcd frees one slot here too.)
+        let mut freed = false;
         if progress.state == ProgressState::Replicate && progress.inflights.full() {
             if let Some(oldest) = progress.inflights.first_index() {
                 progress.inflights.free_le(oldest);
+                freed = true;
             }
         }
         if progress.matched < last_index || progress.state == ProgressState::Probe {
             self.maybe_send_append(from, true);
         }
+        self.coverage.hit_if(freed, Point::HeartbeatFreedWindow);
         // Rounds also confirm lease-based reads once the lease is forfeited.
         let Some(round) = decode_round(&message.context) else {
             return;
@@ -1054,6 +1169,7 @@ impl<S: Storage> Raft<S> {
             voters.vote_result(&votes) == VoteResult::Won
         });
         for read in released {
+            self.hit(Point::ReadServedSafe);
             self.respond_to_read_index(read.request, read.index);
         }
     }
@@ -1067,11 +1183,12 @@ impl<S: Storage> Raft<S> {
             if self.lead_transferee == transferee {
                 return;
             }
-            self.abort_leader_transfer();
+            self.give_up_leader_transfer();
         }
         if transferee == self.id {
             return;
         }
+        self.hit(Point::TransferStarted);
         // The transfer must finish within an election timeout (thesis §3.10). Restarting the
         // clock for it also postpones the next quorum check, which the lease rests on: forfeit
         // the lease now rather than when TimeoutNow goes out.
@@ -1129,7 +1246,10 @@ impl<S: Storage> Raft<S> {
                             self.broadcast_append();
                         }
                     }
-                    VoteResult::Lost => self.become_follower(self.term, INVALID_ID),
+                    VoteResult::Lost => {
+                        self.hit(Point::ElectionLost);
+                        self.become_follower(self.term, INVALID_ID);
+                    }
                     VoteResult::Pending => {}
                 }
             }
@@ -1157,6 +1277,7 @@ impl<S: Storage> Raft<S> {
                 }
                 message.to = self.leader_id;
                 self.send(message);
+                self.hit(Point::ProposalForwarded);
             }
             MessageType::Append => {
                 self.election_elapsed = 0;
@@ -1190,6 +1311,7 @@ impl<S: Storage> Raft<S> {
                 }
                 message.to = self.leader_id;
                 self.send(message);
+                self.hit(Point::ReadForwarded);
             }
             MessageType::ReadIndexResponse => {
                 if let [entry] = message.entries.as_slice() {
@@ -1222,6 +1344,7 @@ impl<S: Storage> Raft<S> {
             response.index = self.raft_log.committed;
             response.commit = self.raft_log.committed;
             self.send(response);
+            self.hit(Point::AppendBelowCommit);
             return;
         }
         let contiguous = message
@@ -1243,6 +1366,16 @@ impl<S: Storage> Raft<S> {
                 response.index = last_new;
                 response.commit = self.raft_log.committed;
                 self.send(response);
+                let truncated = self.raft_log.truncated_by_last_append;
+                if truncated > 0 {
+                    self.hit(Point::SuffixTruncated);
+                    self.coverage
+                        .hit_if(truncated >= 4, Point::SuffixTruncatedLong);
+                    self.coverage.hit_if(
+                        truncated > message.entries.len() as u64,
+                        Point::SuffixTruncatedBeyondAppend,
+                    );
+                }
             }
             None => {
                 // Raft §5.3 with the thesis's optimisation: tell the leader where our log could
@@ -1256,12 +1389,16 @@ impl<S: Storage> Raft<S> {
                 response.log_term = hint_term;
                 response.commit = self.raft_log.committed;
                 self.send(response);
+                self.hit(Point::AppendRejected);
             }
         }
     }
 
     fn handle_heartbeat(&mut self, message: Message) {
+        let before = self.raft_log.committed;
         self.raft_log.commit_to(message.commit);
+        self.coverage
+            .hit_if(self.raft_log.committed > before, Point::CommitByHeartbeat);
         let mut response = Message::new(MessageType::HeartbeatResponse, message.from, self.id);
         response.context = message.context;
         response.commit = self.raft_log.committed;
@@ -1323,6 +1460,7 @@ impl<S: Storage> Raft<S> {
             "node {}: restored configuration differs from the snapshot's",
             self.id
         );
+        self.hit(Point::SnapshotInstalled);
         true
     }
 
@@ -1345,6 +1483,7 @@ impl<S: Storage> Raft<S> {
         let own = self.tracker.progress.get(&self.id);
         self.is_learner = own.is_some_and(|progress| progress.is_learner);
         if (own.is_none() || self.is_learner) && self.role == StateRole::Leader {
+            self.hit(Point::LeaderRemovedWhileLeading);
             // This leader was removed or demoted. It keeps leading until the change is committed
             // on the new configuration unless asked to step down at once.
             if self.step_down_on_removal {
@@ -1366,7 +1505,7 @@ impl<S: Storage> Raft<S> {
         if self.lead_transferee != INVALID_ID
             && !self.tracker.config.voters.contains(self.lead_transferee)
         {
-            self.abort_leader_transfer();
+            self.give_up_leader_transfer();
         }
         conf_state
     }
@@ -1418,6 +1557,7 @@ impl<S: Storage> Raft<S> {
                 return Err(RaftError::ReadIndexDropped);
             }
             self.pending_read_index_messages.push(message);
+            self.hit(Point::ReadQueuedBeforeFirstCommit);
             return Ok(());
         }
         self.confirm_read_index(message)
@@ -1430,9 +1570,14 @@ impl<S: Storage> Raft<S> {
             ReadOnlyOption::LeaseBased => !self.lease_forfeited && self.lease_is_current(),
         };
         if trust_lease {
+            self.hit(Point::ReadServedLease);
             self.respond_to_read_index(message, index);
             return Ok(());
         }
+        self.coverage.hit_if(
+            self.read_only.option == ReadOnlyOption::LeaseBased,
+            Point::LeaseReadRefused,
+        );
         if self.read_only.pending_count() >= MAX_PENDING_READS {
             return Err(RaftError::ReadIndexDropped);
         }

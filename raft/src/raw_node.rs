@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::codec;
 use crate::config::Config;
+use crate::coverage::{Counts, Point};
 use crate::error::RaftError;
 use crate::message::{
     ConfChange, ConfState, Entry, EntryType, HardState, Index, Message, MessageType, NodeId,
@@ -108,8 +109,14 @@ impl<S: Storage> RawNode<S> {
 
     /// Campaigns to become leader now.
     pub fn campaign(&mut self) -> Result<(), RaftError> {
-        self.raft
-            .step(Message::new(MessageType::Hup, self.raft.id, self.raft.id))
+        let before = (self.raft.role, self.raft.term);
+        let result = self
+            .raft
+            .step(Message::new(MessageType::Hup, self.raft.id, self.raft.id));
+        if (self.raft.role, self.raft.term) != before {
+            self.raft.hit(Point::ForcedElection);
+        }
+        result
     }
 
     /// Proposes application data to be appended to the log.
@@ -219,6 +226,12 @@ impl<S: Storage> RawNode<S> {
         let entries = raft.raft_log.unstable_entries().to_vec();
         let snapshot = raft.raft_log.unstable.snapshot.clone();
         let committed_entries = raft.raft_log.next_committed_entries();
+        if committed_entries
+            .last()
+            .is_some_and(|entry| entry.index < raft.raft_log.committed)
+        {
+            raft.hit(Point::CommittedEntriesPaged);
+        }
         // A commit index that newly covers a configuration change is synced too: a node that
         // learns of its own removal from it may shut down for good, and a leader that forgot
         // the commit after a crash would go back to the old configuration, which may need
@@ -324,6 +337,12 @@ impl<S: Storage> RawNode<S> {
     /// Campaigns as the target of a leadership transfer would, skipping the pre-vote; for tools.
     pub fn force_campaign(&mut self) {
         self.raft.campaign(CampaignType::Transfer);
+    }
+
+    /// How often each coverage point ([`crate::coverage`]) was reached since this node
+    /// started. Read-only: counting changes nothing the node does.
+    pub fn coverage(&self) -> &Counts {
+        self.raft.coverage()
     }
 
     /// The storage, for reading.

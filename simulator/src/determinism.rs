@@ -132,6 +132,7 @@ mod tests {
                 from: 1,
                 to: 2,
                 bytes: vec![1, 2, 3],
+                send: 1,
             },
             Event::Heal,
         ];
@@ -141,6 +142,7 @@ mod tests {
             from: 1,
             to: 2,
             bytes: vec![1, 2, 4],
+            send: 1,
         };
         let divergence = first_divergence(&records(&run), &records(&other)).expect("a difference");
         assert_eq!(divergence.first.map(|record| record.index), Some(1));

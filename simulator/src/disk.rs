@@ -47,6 +47,9 @@ pub struct IoState {
     struck: std::cell::RefCell<Option<String>>,
     operations_until_crash: Cell<Option<u64>>,
     latency_ms: Cell<u64>,
+    /// Reads that met injected damage (a bad sector, or a file with a flipped bit), over every
+    /// life of the node.
+    damaged_reads: Cell<u64>,
 }
 
 impl IoState {
@@ -82,6 +85,11 @@ impl IoState {
 
     fn strike(&self, operation: &str, name: &str) {
         *self.struck.borrow_mut() = Some(format!("{operation} {name:?}"));
+    }
+
+    /// Reads that met injected damage, over every life of the node.
+    pub fn damaged_reads(&self) -> u64 {
+        self.damaged_reads.get()
     }
 
     /// Back to a live process (after a restart).
@@ -151,6 +159,8 @@ struct SimFile {
     pending: Vec<PendingChange>,
     /// Sectors that fail every read.
     bad_sectors: BTreeSet<u64>,
+    /// A bit of the file was flipped on purpose.
+    flipped: bool,
 }
 
 impl SimFile {
@@ -442,6 +452,7 @@ impl SimDisk {
             let bit = self.rng.below(8);
             let file = self.files.get_mut(id).expect("a named file exists");
             file.current[offset as usize] ^= 1 << bit;
+            file.flipped = true;
             self.stats.bit_flips += 1;
             return Some((name.clone(), offset));
         }
@@ -613,7 +624,11 @@ impl Disk for SimDisk {
         }
         let file = &self.files[&id];
         let sectors = file.current.len() as u64 / self.sector_size_bytes + 1;
+        if file.flipped {
+            self.io.damaged_reads.set(self.io.damaged_reads.get() + 1);
+        }
         if let Some(sector) = file.bad_sectors.range(..sectors).next() {
+            self.io.damaged_reads.set(self.io.damaged_reads.get() + 1);
             return Err(io::Error::other(format!(
                 "injected media error: sector {sector} of {name:?} is unreadable"
             )));

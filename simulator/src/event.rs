@@ -17,6 +17,9 @@ pub enum Event {
         to: NodeId,
         /// The message, encoded with `raft::codec`.
         bytes: Vec<u8>,
+        /// Which send it is (the world numbers sends; the copies of a duplicated message share
+        /// the number). Not part of the trace hash: it only feeds coverage counts.
+        send: u64,
     },
     /// A node's timers may be due (Raft ticks, request timeouts).
     Timer {

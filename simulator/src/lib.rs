@@ -6,6 +6,7 @@ pub mod bench;
 pub mod checker;
 pub mod cli;
 pub mod clock;
+pub mod coverage;
 pub mod determinism;
 pub mod disk;
 pub mod event;

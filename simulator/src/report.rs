@@ -4,6 +4,7 @@
 use raft::{Index, NodeId, Term};
 use serde::Serialize;
 
+use crate::coverage::RunCoverage;
 use crate::determinism::Divergence;
 use crate::faults::FaultStats;
 use crate::history::{is_zero, HistoryCounts};
@@ -142,6 +143,8 @@ pub struct RunStats {
     pub destroyed: Vec<(NodeId, String)>,
     /// Client operation outcomes.
     pub clients: HistoryCounts,
+    /// The coverage points reached, with their counts.
+    pub coverage: RunCoverage,
     /// Store audits performed.
     pub store_audits: u64,
     /// Acknowledgements the reference never got far enough to check.
@@ -341,6 +344,10 @@ impl RunReport {
             }
         };
         line(format!("  history   {checker}"));
+        for (position, text) in stats.coverage.text().lines().enumerate() {
+            let label = if position == 0 { "coverage" } else { "" };
+            line(format!("  {label:<9} {text}"));
+        }
         if let Some(reason) = &stats.reference_stalled {
             line(format!(
                 "  note      reference state machine stalled: {reason}"

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::coverage::CoverageTable;
 use crate::report::{Class, LinearizabilityOutcome};
 use crate::run::{options_for, run_seed};
 
@@ -51,6 +52,9 @@ pub struct SeedResult {
     /// Why the linearizability checker gave up on the history, when it did: the run then
     /// passed without that check.
     pub history_inconclusive: Option<String>,
+    /// The coverage points it reached (positions in [`crate::coverage::catalogue`]).
+    #[serde(skip)]
+    pub reached: Vec<u16>,
 }
 
 /// The sweep's outcome.
@@ -69,6 +73,8 @@ pub struct SweepSummary {
     pub events: u64,
     /// Wall time of the sweep.
     pub wall_ms: u64,
+    /// How many seeds reached each coverage point.
+    pub coverage: CoverageTable,
 }
 
 impl SweepSummary {
@@ -104,6 +110,7 @@ impl SweepSummary {
             self.wall_ms as f64 / 1000.0,
             self.events
         );
+        out.push_str(&self.coverage.text());
         if !self.failures.is_empty() {
             out.push_str(&format!(
                 "{:>8}  {:<17} {:>5}  {}\n",
@@ -197,6 +204,7 @@ pub fn sweep(plan: &SweepPlan) -> Result<SweepSummary, String> {
                         Some(LinearizabilityOutcome::Inconclusive(reason)) => Some(reason),
                         _ => None,
                     },
+                    reached: report.stats.coverage.reached(),
                 }
             })
             .collect()
@@ -206,6 +214,10 @@ pub fn sweep(plan: &SweepPlan) -> Result<SweepSummary, String> {
     let seeds_run = results.len() as u64;
     let simulated_ms = results.iter().map(|result| result.simulated_ms).sum();
     let events = results.iter().map(|result| result.events).sum();
+    let mut coverage = CoverageTable::new();
+    for result in &results {
+        coverage.add_seed(&result.reached);
+    }
     let (failures, passed): (Vec<SeedResult>, Vec<SeedResult>) = results
         .into_iter()
         .partition(|result| result.class != Class::Pass);
@@ -214,6 +226,7 @@ pub fn sweep(plan: &SweepPlan) -> Result<SweepSummary, String> {
         simulated_ms,
         events,
         wall_ms: started.elapsed().as_millis() as u64,
+        coverage,
         failures,
         history_inconclusive: passed
             .into_iter()

@@ -35,7 +35,9 @@ pub enum TraceItem {
 /// Describes an event in one line, decoding a message if it carries one.
 pub fn describe(event: &Event) -> String {
     match event {
-        Event::Deliver { from, to, bytes } => match codec::decode_message(bytes) {
+        Event::Deliver {
+            from, to, bytes, ..
+        } => match codec::decode_message(bytes) {
             Ok(message) => {
                 let mut line = format!(
                     "deliver {from}->{to} {:?} term {}",

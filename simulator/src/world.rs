@@ -11,11 +11,12 @@ use std::time::Instant;
 
 use kvapp::node::{Node, NodeError, Outcome, ReceiveError, RequestId};
 use kvapp::store::Command;
-use raft::{Entry, EntryType, Index, MemStorage, NodeId, StateRole, StorageError, Term};
+use raft::{Entry, EntryType, HardState, Index, MemStorage, NodeId, StateRole, StorageError, Term};
 use rustc_hash::{FxHashMap, FxHasher};
 use std::hash::Hasher;
 
 use crate::clock::SimClock;
+use crate::coverage::{world::Point, RunCoverage};
 use crate::determinism::{EventRecord, RunningHash};
 use crate::disk::{IoState, SimDisk};
 use crate::event::{Event, EventQueue};
@@ -166,6 +167,17 @@ impl Archive {
     }
 }
 
+/// What the world remembers of one node for coverage points that span a crash.
+#[derive(Clone, Debug, Default)]
+struct Watch {
+    /// When the node last crashed.
+    crashed_at_ms: Option<u64>,
+    /// Its hard state and last index in memory when it crashed.
+    held_at_crash: Option<(HardState, Index)>,
+    /// A term in which the node voted and then lost that vote in a crash.
+    vote_lost_in_term: Option<Term>,
+}
+
 /// One simulated run.
 pub struct World {
     options: RunOptions,
@@ -205,6 +217,18 @@ pub struct World {
     recorded: Option<Vec<schedule::Entry>>,
     /// When recording: per node, the entry of a crash whose restart delay is not known yet.
     crash_entry: Vec<Option<usize>>,
+    /// What the run explored.
+    coverage: RunCoverage,
+    /// Per node, what coverage points that span a crash need.
+    watches: Vec<Watch>,
+    /// Sends so far (each message handed to the network gets the next number).
+    sends: u64,
+    /// Sends the network duplicated, with the copies that reached raft so far.
+    duplicated_sends: FxHashMap<u64, u8>,
+    /// Per directed link (`from * n + to`, zero-based), the newest send that reached raft.
+    newest_delivered: Vec<u64>,
+    /// The latest leaders seen elected, oldest first: (time, node); at most three.
+    recent_leaders: Vec<(u64, NodeId)>,
 }
 
 /// A node at the end of a run.
@@ -316,6 +340,12 @@ impl World {
             scheduled_restart_ms: vec![None; node_count as usize],
             recorded: plan.record_schedule.then(Vec::new),
             crash_entry: vec![None; node_count as usize],
+            coverage: RunCoverage::default(),
+            watches: vec![Watch::default(); node_count as usize],
+            sends: 0,
+            duplicated_sends: FxHashMap::default(),
+            newest_delivered: vec![0; (node_count * node_count) as usize],
+            recent_leaders: Vec::new(),
             now_ms: 0,
             queue: EventQueue::new(),
             processes,
@@ -336,6 +366,21 @@ impl World {
     /// Every fault injected so far as a schedule entry (when the plan asked to record).
     pub fn recorded_schedule(&self) -> Option<&[schedule::Entry]> {
         self.recorded.as_deref()
+    }
+
+    /// What the run explored so far: every node life's counters (those of running nodes
+    /// included) and the world's.
+    pub fn coverage(&self) -> RunCoverage {
+        let mut coverage = self.coverage.clone();
+        for process in &self.processes {
+            if let Some(node) = process.node() {
+                coverage.add_node(node.raw().coverage(), node.coverage());
+            }
+            if process.io.damaged_reads() > 0 {
+                coverage.hit(Point::DamagedDataRead);
+            }
+        }
+        coverage
     }
 
     /// Each term's leader, as the oracles saw it.
@@ -444,6 +489,7 @@ impl World {
             }
         }
         stats.clients = self.history.counts();
+        stats.coverage = self.coverage();
         stats.reference_stalled = self.reference.stalled().map(str::to_string);
         stats.acknowledgements_unverified = self.reference.unverified_acknowledgements() as u64;
         stats.refused_for_closed_sessions = self.reference.refused_for_closed_sessions();
@@ -538,7 +584,12 @@ impl World {
 
     fn dispatch(&mut self, event: &Event) -> Result<(), Stop> {
         match event {
-            Event::Deliver { from, to, bytes } => self.deliver(*from, *to, bytes),
+            Event::Deliver {
+                from,
+                to,
+                bytes,
+                send,
+            } => self.deliver(*from, *to, bytes, *send),
             Event::Timer { node, incarnation } => self.timer(*node, *incarnation),
             Event::ClientWake { client } => self.client_wake(*client),
             Event::ClientTimeout { client, attempt } => {
@@ -567,7 +618,7 @@ impl World {
         &mut self.processes[id as usize - 1]
     }
 
-    fn deliver(&mut self, from: NodeId, to: NodeId, bytes: &[u8]) -> Result<(), Stop> {
+    fn deliver(&mut self, from: NodeId, to: NodeId, bytes: &[u8], send: u64) -> Result<(), Stop> {
         if !self.network.arrive(from, to) {
             return Ok(());
         }
@@ -597,6 +648,7 @@ impl World {
         };
         let applied_before = self.process(to).node().map_or(0, SimNode::applied_index);
         self.step_node(to, Input::Receive(bytes), None)?;
+        self.note_delivery(from, to, send);
         if let Some(snapshot_index) = snapshot_index {
             let applied_after = self.process(to).node().map_or(0, SimNode::applied_index);
             if applied_before < snapshot_index && applied_after >= snapshot_index {
@@ -604,6 +656,26 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// Coverage of a message that reached raft: a network duplicate's second copy, or a
+    /// message overtaken by a later one on its link.
+    fn note_delivery(&mut self, from: NodeId, to: NodeId, send: u64) {
+        if let Some(copies) = self.duplicated_sends.get_mut(&send) {
+            *copies += 1;
+            if *copies >= 2 {
+                self.duplicated_sends.remove(&send);
+                self.coverage.hit(Point::DuplicateDelivered);
+                return;
+            }
+        }
+        let link = ((from - 1) * self.processes.len() as u64 + (to - 1)) as usize;
+        let newest = &mut self.newest_delivered[link];
+        if send < *newest {
+            self.coverage.hit(Point::ReorderedDelivered);
+        } else {
+            *newest = send;
+        }
     }
 
     fn timer(&mut self, id: NodeId, incarnation: u64) -> Result<(), Stop> {
@@ -776,6 +848,7 @@ impl World {
             return Ok(());
         }
         if crashed {
+            self.coverage.hit(Point::CrashInsideDiskOperation);
             let operation = self.processes[id as usize - 1]
                 .io
                 .struck_operation()
@@ -802,10 +875,21 @@ impl World {
         let arrivals = self
             .network
             .send(self.now_ms + latency_ms, from, to, bytes.len());
+        self.sends += 1;
+        let send = self.sends;
         match arrivals.as_slice() {
             [] => {}
-            [at] => self.queue.push(*at, Event::Deliver { from, to, bytes }),
+            [at] => self.queue.push(
+                *at,
+                Event::Deliver {
+                    from,
+                    to,
+                    bytes,
+                    send,
+                },
+            ),
             [rest @ .., last] => {
+                self.duplicated_sends.insert(send, 0);
                 for at in rest {
                     self.queue.push(
                         *at,
@@ -813,10 +897,19 @@ impl World {
                             from,
                             to,
                             bytes: bytes.clone(),
+                            send,
                         },
                     );
                 }
-                self.queue.push(*last, Event::Deliver { from, to, bytes });
+                self.queue.push(
+                    *last,
+                    Event::Deliver {
+                        from,
+                        to,
+                        bytes,
+                        send,
+                    },
+                );
             }
         }
     }
@@ -841,8 +934,10 @@ impl World {
         // perhaps free to vote again in that term. Only a leader that lived through its step
         // counts.
         let is_leader = raft.role == StateRole::Leader && !crashed;
+        let elections_before = self.invariants.stats.elections;
         self.invariants
             .observe_role(id, raft.term, is_leader, |index| slot(log, index))?;
+        let elected = self.invariants.stats.elections > elections_before;
         let applied = node.applied_index();
         let commit = if crashed {
             applied.max(self.invariants.node_commit(id))
@@ -872,7 +967,42 @@ impl World {
             self.stats.store_audits += 1;
             self.reference.check_store(id, applied, node.store())?;
         }
+        if !crashed {
+            self.note_node_coverage(id, elected);
+        }
         Ok(())
+    }
+
+    /// Coverage points the world sees after a step of node `id`: a vote given again in a term
+    /// whose earlier vote a crash lost, and a chain of leader changes (`elected`: the node
+    /// just became the first leader of its term).
+    fn note_node_coverage(&mut self, id: NodeId, elected: bool) {
+        let Some(node) = self.processes[id as usize - 1].node() else {
+            return;
+        };
+        let hard_state = node.raw().raft.hard_state();
+        let watch = &mut self.watches[id as usize - 1];
+        if let Some(term) = watch.vote_lost_in_term {
+            if hard_state.term == term && hard_state.vote != raft::INVALID_ID {
+                self.coverage.hit(Point::VoteLostThenGivenAgain);
+                watch.vote_lost_in_term = None;
+            } else if hard_state.term > term {
+                watch.vote_lost_in_term = None;
+            }
+        }
+        if elected {
+            if self.recent_leaders.len() == 3 {
+                self.recent_leaders.remove(0);
+            }
+            self.recent_leaders.push((self.now_ms, id));
+            if let [(first_ms, a), (_, b), (last_ms, c)] = self.recent_leaders[..] {
+                let cluster = &self.options.cluster;
+                let election_ms = cluster.election_ticks as u64 * cluster.tick_interval_ms;
+                if a != b && b != c && last_ms - first_ms <= 4 * election_ms {
+                    self.coverage.hit(Point::LeaderChain);
+                }
+            }
+        }
     }
 
     /// Applies newly committed entries to the reference state machine.
@@ -1016,9 +1146,21 @@ impl World {
                 if process.incarnation > 1 {
                     self.faults.stats.restarts += 1;
                 }
+                self.coverage
+                    .world
+                    .hit_if(process.damaged, Point::DamagedDiskRecovered);
+                let cluster = &self.options.cluster;
+                let election_ms = cluster.election_ticks as u64 * cluster.tick_interval_ms;
+                if let Some(crashed_at_ms) = self.watches[id as usize - 1].crashed_at_ms.take() {
+                    self.coverage.world.hit_if(
+                        now - crashed_at_ms < election_ms,
+                        Point::RestartWithinElectionTimeout,
+                    );
+                }
             }
             Err(error) => {
                 if process.damaged {
+                    self.coverage.hit(Point::DamagedDiskRefused);
                     let reason = format!("recovery refused the damaged disk: {error}");
                     process.life = Life::Destroyed(reason.clone());
                     self.faults.stats.destroyed_nodes += 1;
@@ -1055,6 +1197,21 @@ impl World {
         for entry in &entries {
             self.archive.keep(entry, applied);
         }
+        let watch = &mut self.watches[id as usize - 1];
+        if let Some((held, held_last_index)) = watch.held_at_crash.take() {
+            let recovered = raft.hard_state();
+            let same_vote = recovered.term == held.term && recovered.vote == held.vote;
+            if recovered.term < held.term || !same_vote {
+                self.coverage.hit(Point::CrashLostUnsyncedHardState);
+                if held.vote != raft::INVALID_ID && !same_vote {
+                    watch.vote_lost_in_term = Some(held.term);
+                }
+            }
+            self.coverage.world.hit_if(
+                log.last_index() < held_last_index,
+                Point::CrashLostUnsyncedEntries,
+            );
+        }
         self.invariants.observe_restart(
             id,
             raft.hard_state(),
@@ -1086,9 +1243,25 @@ impl World {
             process.life = life;
             return;
         };
+        let raft = &node.raw().raft;
+        match raft.role {
+            StateRole::Leader => self.coverage.hit(Point::LeaderCrashed),
+            StateRole::Candidate | StateRole::PreCandidate => {
+                self.coverage.hit(Point::CrashDuringElection)
+            }
+            StateRole::Follower => {}
+        }
+        self.watches[id as usize - 1] = Watch {
+            crashed_at_ms: Some(now),
+            held_at_crash: Some((raft.hard_state(), raft.raft_log.last_index())),
+            vote_lost_in_term: None,
+        };
+        self.coverage
+            .add_node(node.raw().coverage(), node.coverage());
         let mut disk = node.into_disk();
         if disk.crash() {
             self.faults.stats.torn_writes += 1;
+            self.coverage.hit(Point::CrashLostPendingWrites);
         }
         process.life = Life::Down(Box::new(disk));
         process.paused_until_ms = None;
@@ -1310,6 +1483,8 @@ impl World {
     fn pause(&mut self, node: NodeId, duration_ms: u64) {
         let now = self.now_ms;
         self.faults.stats.pauses += 1;
+        let leads = self.process(node).node().is_some_and(SimNode::is_leader);
+        self.coverage.world.hit_if(leads, Point::LeaderPaused);
         self.process(node).paused_until_ms = Some(now + duration_ms);
         self.queue.push(now + duration_ms, Event::Resume { node });
         self.trace
@@ -1440,6 +1615,8 @@ impl World {
             node.applied_index(),
             node.conf_state().voters
         );
+        self.coverage
+            .add_node(node.raw().coverage(), node.coverage());
         let mut disk = node.into_disk();
         disk.crash();
         process.life = Life::Removed(Box::new(disk));

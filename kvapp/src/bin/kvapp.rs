@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use kvapp::node::ReadMode;
 use kvapp::server::{self, peer_url, ServerConfig};
 use tracing_subscriber::EnvFilter;
 
@@ -45,6 +46,13 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     http_host: String,
 
+    /// How a linearizable GET is confirmed: `safe` (a heartbeat round to a quorum after the
+    /// request arrives) or `lease` (no round while the leader's lease holds; correct only while
+    /// the nodes' clocks drift, and messages are delayed, within the lease's margin, and a
+    /// crashed node stays down for an election timeout).
+    #[arg(long, default_value = "safe", value_parser = parse_read_mode)]
+    read_mode: ReadMode,
+
     /// Milliseconds per Raft tick (an election timeout is 10 to 20 ticks).
     #[arg(long, default_value_t = 100, hide = true)]
     tick_ms: u64,
@@ -65,6 +73,10 @@ struct Args {
     /// it (even when it is killed).
     #[arg(long, hide = true)]
     exit_on_stdin_close: bool,
+}
+
+fn parse_read_mode(text: &str) -> Result<ReadMode, String> {
+    text.parse()
 }
 
 fn main() -> anyhow::Result<()> {
@@ -97,6 +109,7 @@ fn main() -> anyhow::Result<()> {
     config.request_timeout_ms = args.request_timeout_ms;
     config.snapshot_count = args.snapshot_count;
     config.http_threads = args.http_threads;
+    config.read_mode = args.read_mode;
     server::run(config).context("kvapp")?;
     Ok(())
 }

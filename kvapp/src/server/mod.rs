@@ -39,7 +39,7 @@ use raft::NodeId;
 
 use crate::clock::SystemClock;
 use crate::disk::StdDisk;
-use crate::node::{Node, NodeConfig, NodeError};
+use crate::node::{Node, NodeConfig, NodeError, ReadMode};
 
 pub mod client_ids;
 pub mod frame;
@@ -87,6 +87,8 @@ pub struct ServerConfig {
     pub snapshot_count: u64,
     /// HTTP worker threads: the number of requests served at once.
     pub http_threads: usize,
+    /// How linearizable reads are confirmed.
+    pub read_mode: ReadMode,
 }
 
 impl ServerConfig {
@@ -102,6 +104,7 @@ impl ServerConfig {
             request_timeout_ms: 5_000,
             snapshot_count: 10_000,
             http_threads: 16,
+            read_mode: ReadMode::Safe,
         }
     }
 
@@ -145,6 +148,7 @@ impl ServerConfig {
         config.tick_interval_ms = self.tick_interval_ms;
         config.request_timeout_ms = self.request_timeout_ms;
         config.snapshot_count = self.snapshot_count;
+        config.read_mode = self.read_mode;
         config.snapshot_catch_up_entries =
             config.snapshot_catch_up_entries.min(self.snapshot_count);
         config

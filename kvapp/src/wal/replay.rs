@@ -212,6 +212,7 @@ impl ReplayedLog {
             snapshot,
             hard_state: self.hard_state,
             entries,
+            tail_cut: false,
         })
     }
 }

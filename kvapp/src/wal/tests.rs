@@ -187,6 +187,7 @@ fn every_cut_of_the_tail_keeps_each_complete_record_and_nothing_else() -> Result
             .expect("the header is never cut here");
         assert_eq!(&recovered.entries, expected_entries, "cut at {cut}");
         assert_eq!(recovered.hard_state, *expected_state, "cut at {cut}");
+        assert_eq!(recovered.tail_cut, cut != *boundary, "cut at {cut}");
         // The tail is cut at the record boundary, durably, and a second recovery agrees.
         disk.crash();
         assert_eq!(
@@ -195,6 +196,14 @@ fn every_cut_of_the_tail_keeps_each_complete_record_and_nothing_else() -> Result
             "cut at {cut}: the truncation is missing or was not synced"
         );
         let (_, again) = reopen(&mut disk, WalConfig::default())?;
+        assert!(
+            !again.tail_cut,
+            "cut at {cut}: the second recovery cut again"
+        );
+        let recovered = Recovered {
+            tail_cut: false,
+            ..recovered
+        };
         assert_eq!(again, recovered, "cut at {cut}: second recovery differs");
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! `raftsim sweep`: many seeds in parallel, a progress bar and a table of the failures.
 
 use std::ops::Range;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 
+use crate::coverage::Floors;
 use crate::sweep::{sweep, SweepPlan};
 
 #[derive(Debug, Args)]
@@ -38,7 +40,18 @@ pub struct Arguments {
     /// listed.
     #[arg(long)]
     pub allow_known_bugs: bool,
+    /// Fail (exit 9) when fewer seeds than the file's floor reached a coverage point (the
+    /// gate uses `simulator/coverage-floors.txt`).
+    #[arg(long, value_name = "FILE")]
+    pub coverage_floors: Option<PathBuf>,
+    /// Write the floors this sweep sets (half the seeds that reached each point, rounded up)
+    /// to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub write_coverage_floors: Option<PathBuf>,
 }
+
+/// The exit code of a sweep that passed but explored less than the floors demand.
+pub const EXIT_COVERAGE_BELOW_FLOOR: u8 = 9;
 
 /// Parses `A..B` (B exclusive) or a single seed.
 pub fn parse_seeds(text: &str) -> anyhow::Result<Range<u64>> {
@@ -79,15 +92,63 @@ pub fn run(arguments: &Arguments) -> anyhow::Result<ExitCode> {
         check_determinism: arguments.check_determinism,
         progress: !arguments.quiet && !arguments.json,
     };
+    let floors = match &arguments.coverage_floors {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            Some(
+                Floors::parse(&text, &file.display().to_string())
+                    .map_err(|error| anyhow!(error))?,
+            )
+        }
+        None => None,
+    };
     let summary = sweep(&plan).map_err(|error| anyhow!(error))?;
     if arguments.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print!("{}", summary.text());
     }
-    Ok(ExitCode::from(
-        summary.exit_code(arguments.allow_known_bugs),
-    ))
+    if let Some(file) = &arguments.write_coverage_floors {
+        let header = format!(
+            "Coverage floors: the least number of seeds of the gate's sweep that must reach each\n\
+             point (half of those that did when the file was written, rounded up). Written by\n\
+             raftsim sweep --seeds {} {}--write-coverage-floors FILE; `make test` checks them.",
+            arguments.seeds,
+            if arguments.swarm { "--swarm " } else { "" }
+        );
+        std::fs::write(file, Floors::from_table(&summary.coverage).text(&header))
+            .with_context(|| format!("writing {}", file.display()))?;
+        eprintln!("wrote the coverage floors to {}", file.display());
+    }
+    let code = summary.exit_code(arguments.allow_known_bugs);
+    if let Some(floors) = floors {
+        let misses = floors.misses(&summary.coverage);
+        if !misses.is_empty() {
+            eprintln!(
+                "{} coverage points were reached by fewer seeds than their floor in {}:",
+                misses.len(),
+                arguments
+                    .coverage_floors
+                    .as_ref()
+                    .map_or(String::new(), |file| file.display().to_string())
+            );
+            for miss in &misses {
+                eprintln!(
+                    "  {}: {} seeds, floor {}",
+                    miss.point, miss.seeds, miss.floor
+                );
+            }
+            eprintln!(
+                "a change stopped the sweep from exploring these; if that is intended, write \
+                 the floors anew with --write-coverage-floors and say why in the commit"
+            );
+            if code == 0 {
+                return Ok(ExitCode::from(EXIT_COVERAGE_BELOW_FLOOR));
+            }
+        }
+    }
+    Ok(ExitCode::from(code))
 }
 
 #[cfg(test)]
