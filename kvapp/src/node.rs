@@ -49,15 +49,17 @@ use crate::wal::{SnapshotMarker, Wal, WalConfig, WalError};
 pub type RequestId = u64;
 
 /// How the leader confirms that it may serve a linearizable read (Raft thesis §6.4).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReadMode {
     /// A heartbeat round acknowledged by a quorum after the read arrived. Always correct.
     #[default]
     Safe,
-    /// The leader's lease: no round while a quorum acknowledged the leader within the last
-    /// election timeout. Correct only while clocks drift, and messages are delayed, by less
-    /// than the lease's margin, and while a restarted node stays down for an election timeout
-    /// (see [`raft::ReadOnlyOption::LeaseBased`]); needs CheckQuorum.
+    /// The leader's lease: no round while a quorum acknowledged a heartbeat round sent within
+    /// the last election timeout (less a margin). Correct only while the nodes' clocks run at
+    /// rates within the lease's margin of each other (see [`raft::ReadOnlyOption::LeaseBased`];
+    /// about 5% apart with 20-tick election timeouts); needs CheckQuorum. In this mode the node
+    /// reads its clock before every message and read, so that a process that stalled never
+    /// judges its lease by a clock that stood still.
     Lease,
 }
 
@@ -538,6 +540,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
 
     /// Steps a message received from another node.
     pub fn receive(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
+        self.catch_up_clock_for_lease();
         let message = codec::decode_message(bytes)?;
         if message.to != self.config.id {
             return Err(ReceiveError::WrongRecipient {
@@ -674,8 +677,18 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         request
     }
 
+    /// With lease reads, ticks Raft for the time that passed before it takes an input: a lease
+    /// is judged by the node's ticks, and a process that stalled (paused, descheduled) must
+    /// not judge it by ticks that stood still while other nodes moved on.
+    fn catch_up_clock_for_lease(&mut self) {
+        if self.config.read_mode == ReadMode::Lease && self.clock.now_ms() >= self.next_tick_ms {
+            self.poll_timers();
+        }
+    }
+
     /// Reads `key`: linearizably through ReadIndex, or from local state when `local`.
     pub fn read(&mut self, key: String, local: bool) -> RequestId {
+        self.catch_up_clock_for_lease();
         let request = self.new_request_id();
         if local {
             let value = self.store.get(&key).map(str::to_string);
@@ -890,10 +903,11 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         let conf_change = entries
             .iter()
             .any(|entry| entry.entry_type == EntryType::ConfChange);
+        let waiting = !self.apply_queue.is_empty();
         self.apply_queue.extend(entries);
         if conf_change || lag == 0 {
             self.coverage
-                .hit_if(conf_change && lag > 0, Point::ApplyDrainedForConfChange);
+                .hit_if(conf_change && waiting, Point::ApplyDrainedForConfChange);
             self.drain_apply_queue();
             return;
         }

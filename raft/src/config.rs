@@ -9,13 +9,16 @@ pub enum ReadOnlyOption {
     /// request. Always correct.
     #[default]
     Safe,
-    /// Trust the leader lease: serve at once while a quorum acknowledged the leader since its
-    /// last CheckQuorum round, except in the tick before the next one; otherwise confirm as
-    /// `Safe` does. Correct only if clocks drift, and messages are delayed, by less than that
-    /// margin allows, and if a restarted node (which forgets the leader it heard from) stays
-    /// down for an election timeout; requires `check_quorum`. A leader that starts a
-    /// leadership transfer forfeits its lease (the transferee's election ignores leases) for
-    /// the rest of its term.
+    /// Trust the leader lease: serve at once while each voter of a quorum acknowledged a
+    /// heartbeat round sent at most `election_tick - 2 - LEASE_MARGIN_TICKS` ticks ago (a
+    /// follower refuses votes for an election timeout after receiving it, and it cannot have
+    /// received it before it was sent); otherwise confirm as `Safe` does. Message delays do not
+    /// matter; a node that restarts refuses votes for an election timeout, as it may have made
+    /// that promise before it went down. Correct only while the nodes' clocks run at rates
+    /// within `(E - 1) / (E - 1 - LEASE_MARGIN_TICKS)` of each other (E = `election_tick`),
+    /// and while the driver reads its clock (ticks) before handing the node a read or a
+    /// message; requires `check_quorum`. A leader that starts a leadership transfer forfeits
+    /// its lease (the transferee's election ignores leases) for the rest of its term.
     LeaseBased,
 }
 

@@ -82,7 +82,7 @@ pub mod tracker;
 pub use crate::config::{Config, ConfigError, ReadOnlyOption};
 pub use crate::error::RaftError;
 pub use crate::message::*;
-pub use crate::raft::{CampaignType, SoftState, StateRole};
+pub use crate::raft::{CampaignType, SoftState, StateRole, LEASE_MARGIN_TICKS};
 pub use crate::raw_node::{RawNode, Ready, Status};
 pub use crate::read_only::ReadState;
 pub use crate::storage::{MemStorage, RaftState, Storage, StorageError};

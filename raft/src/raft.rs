@@ -3,6 +3,8 @@
 //! election timeouts), its storage and the sequence of `tick`s and `step`s it is given; it never
 //! performs I/O. Outgoing messages collect in [`Raft::messages`] until the driver takes them.
 
+use std::collections::{BTreeMap, VecDeque};
+
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
@@ -24,6 +26,10 @@ use crate::tracker::{ProgressMap, ProgressState, ProgressTracker, TrackerConfig}
 /// The context of a vote request sent because of a leadership transfer; voters grant it even
 /// while they believe a leader is alive (Raft thesis §3.10).
 pub const CAMPAIGN_TRANSFER: &[u8] = b"CampaignTransfer";
+
+/// Ticks of a lease-based leader's lease given up to clock drift (see
+/// `Raft::lease_is_current`).
+pub const LEASE_MARGIN_TICKS: u64 = 1;
 
 /// The most proposals-for-reads a leader queues before it has committed in its term.
 const MAX_QUEUED_READS_BEFORE_COMMIT: usize = MAX_PENDING_READS;
@@ -108,6 +114,19 @@ pub struct Raft<S: Storage> {
     /// lease-based reads are confirmed by a heartbeat round for the rest of the term
     /// (etcd-io/raft #99).
     lease_forfeited: bool,
+    /// Lease-based reads: the leader's ticks since it was elected, its clock for the lease.
+    lease_clock: u64,
+    /// Lease-based reads: the heartbeat rounds sent recently, with the `lease_clock` tick each
+    /// was sent at, oldest first.
+    lease_rounds: VecDeque<(u64, u64)>,
+    /// Lease-based reads: per voter, the tick at which the newest heartbeat round it
+    /// acknowledged was sent. Its promise not to vote for anyone else runs from receipt, so
+    /// from no earlier than that tick, however long the messages took.
+    lease_acks: BTreeMap<NodeId, u64>,
+    /// Lease-based reads: this node started from persisted state (a restart) and has not yet
+    /// let an election timeout pass: it refuses votes as if it had just heard from a leader,
+    /// because it may have promised one that before it went down (thesis §6.4.1).
+    lease_hold_after_start: bool,
     /// Whether this node's current campaign answers a leadership transfer (for coverage).
     campaigning_for_transfer: bool,
     /// How often each coverage point was reached ([`crate::coverage`]).
@@ -150,6 +169,12 @@ impl<S: Storage> Raft<S> {
             pending_read_index_messages: Vec::new(),
             finishing_removal: false,
             lease_forfeited: false,
+            lease_clock: 0,
+            lease_rounds: VecDeque::new(),
+            lease_acks: BTreeMap::new(),
+            lease_hold_after_start: config.check_quorum
+                && config.read_only_option == ReadOnlyOption::LeaseBased
+                && !initial.hard_state.is_empty(),
             campaigning_for_transfer: false,
             coverage: Counts::default(),
             election_elapsed: 0,
@@ -408,8 +433,31 @@ impl<S: Storage> Raft<S> {
     }
 
     fn broadcast_heartbeat(&mut self) {
+        if self.read_only.option == ReadOnlyOption::LeaseBased {
+            // Every round counts for the lease, and a new round confirms every pending read.
+            let round = self.read_only.new_round();
+            self.broadcast_heartbeat_round(round);
+            return;
+        }
         let context = self.read_only.last_round().map(encode_round);
         self.broadcast_heartbeat_with_context(context.unwrap_or_default());
+    }
+
+    /// Sends heartbeat round `round`, and remembers when for the lease.
+    fn broadcast_heartbeat_round(&mut self, round: u64) {
+        if self.read_only.option == ReadOnlyOption::LeaseBased {
+            self.lease_rounds.push_back((round, self.lease_clock));
+            // Rounds sent an election timeout ago can no longer hold a lease up.
+            let horizon = self.election_timeout as u64;
+            while self
+                .lease_rounds
+                .front()
+                .is_some_and(|&(_, sent)| sent + horizon < self.lease_clock)
+            {
+                self.lease_rounds.pop_front();
+            }
+        }
+        self.broadcast_heartbeat_with_context(encode_round(round));
     }
 
     fn broadcast_heartbeat_with_context(&mut self, context: Vec<u8>) {
@@ -464,6 +512,9 @@ impl<S: Storage> Raft<S> {
         self.read_only.clear();
         self.pending_read_index_messages.clear();
         self.lease_forfeited = false;
+        self.lease_clock = 0;
+        self.lease_rounds.clear();
+        self.lease_acks.clear();
         self.campaigning_for_transfer = false;
     }
 
@@ -531,6 +582,7 @@ impl<S: Storage> Raft<S> {
         self.reset(self.term);
         self.leader_id = self.id;
         self.role = StateRole::Leader;
+        self.lease_hold_after_start = false;
         let id = self.id;
         if let Some(progress) = self.tracker.progress.get_mut(&id) {
             progress.become_replicate();
@@ -580,6 +632,9 @@ impl<S: Storage> Raft<S> {
 
     fn tick_election(&mut self) {
         self.election_elapsed += 1;
+        if self.election_elapsed >= self.election_timeout {
+            self.lease_hold_after_start = false;
+        }
         if self.promotable() && self.past_election_timeout() {
             self.election_elapsed = 0;
             self.coverage
@@ -592,6 +647,7 @@ impl<S: Storage> Raft<S> {
     fn tick_heartbeat(&mut self) {
         self.heartbeat_elapsed += 1;
         self.election_elapsed += 1;
+        self.lease_clock += 1;
         if self.election_elapsed >= self.election_timeout {
             self.election_elapsed = 0;
             if self.check_quorum {
@@ -763,7 +819,7 @@ impl<S: Storage> Raft<S> {
                 // Thesis §4.2.3: while a node hears from a live leader it ignores vote requests,
                 // so that a removed or partitioned node cannot disrupt the cluster.
                 let in_lease = self.check_quorum
-                    && self.leader_id != INVALID_ID
+                    && (self.leader_id != INVALID_ID || self.lease_hold_after_start)
                     && self.election_elapsed < self.election_timeout;
                 if !forced && in_lease {
                     self.hit(Point::VoteIgnoredInLease);
@@ -1163,6 +1219,7 @@ impl<S: Storage> Raft<S> {
             return;
         };
         self.read_only.receive_ack(from, round);
+        self.note_lease_ack(from, round);
         let voters = &self.tracker.config.voters;
         let released = self.read_only.release_confirmed(|acks| {
             let votes = acks.iter().map(|&id| (id, true)).collect();
@@ -1582,20 +1639,47 @@ impl<S: Storage> Raft<S> {
             return Err(RaftError::ReadIndexDropped);
         }
         let round = self.read_only.add_request(index, message, self.id);
-        self.broadcast_heartbeat_with_context(encode_round(round));
+        self.broadcast_heartbeat_round(round);
         Ok(())
     }
 
     /// Thesis §6.4.1: a follower refuses votes for an election timeout after hearing from the
-    /// leader (§4.2.3), so a leader that a quorum heard recently cannot have been replaced.
-    /// CheckQuorum alone is not enough: it looks once per election timeout, and a leader cut
-    /// off just after a check keeps its role until the check after next, while the followers'
-    /// promise lasts one timeout. The lease therefore rests only on acknowledgements received
-    /// since the last check (the `recent_active` marks it clears), and ends one tick before
-    /// the next check, a margin for the order in which nodes tick. Outside it, reads are
-    /// confirmed by a heartbeat round.
+    /// leader (§4.2.3), counted from when the message arrived, which is no earlier than when
+    /// the leader sent it. So a leader whose heartbeat round sent at tick `s` a quorum has
+    /// acknowledged cannot have been replaced before `s` plus an election timeout, however long
+    /// the round took to travel. The lease rests on that alone, in the leader's own ticks: it
+    /// holds while the newest round each voter of a quorum acknowledged was sent at most
+    /// `election_timeout - 2 - LEASE_MARGIN_TICKS` ticks ago. One tick of that accounts for the
+    /// order in which the nodes' ticks fall; the margin is what clock drift may use (a
+    /// follower whose clock runs fast ends its promise early): the rates of any two clocks may
+    /// differ by a factor of at most `(E - 1) / (E - 1 - LEASE_MARGIN_TICKS)` for an election
+    /// timeout of E ticks. Outside the lease, reads are confirmed by a heartbeat round.
     fn lease_is_current(&self) -> bool {
-        self.tracker.quorum_active() && self.election_elapsed + 1 < self.election_timeout
+        let span = (self.election_timeout as u64).saturating_sub(2 + LEASE_MARGIN_TICKS);
+        let now = self.lease_clock;
+        self.tracker.quorum_where(|id, _| {
+            id == self.id
+                || self
+                    .lease_acks
+                    .get(&id)
+                    .is_some_and(|&sent| sent + span >= now)
+        })
+    }
+
+    /// A lease-based leader's record of an acknowledged heartbeat round.
+    fn note_lease_ack(&mut self, from: NodeId, round: u64) {
+        if self.read_only.option != ReadOnlyOption::LeaseBased {
+            return;
+        }
+        let Ok(position) = self
+            .lease_rounds
+            .binary_search_by_key(&round, |&(round, _)| round)
+        else {
+            return;
+        };
+        let sent = self.lease_rounds[position].1;
+        let newest = self.lease_acks.entry(from).or_insert(sent);
+        *newest = (*newest).max(sent);
     }
 
     fn release_pending_read_index_messages(&mut self) {

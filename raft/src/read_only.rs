@@ -84,6 +84,14 @@ impl ReadOnly {
         round
     }
 
+    /// A new round that no read waits for (a lease-based leader numbers every heartbeat
+    /// round); acknowledging it confirms every read pending now.
+    pub fn new_round(&mut self) -> u64 {
+        let round = self.next_round;
+        self.next_round += 1;
+        round
+    }
+
     /// The round of the newest pending read, to attach to heartbeats.
     pub fn last_round(&self) -> Option<u64> {
         self.pending.back().map(|read| read.round)

@@ -117,7 +117,8 @@ fn lease_reads_are_served_inside_the_lease_and_refused_outside() {
     cluster.read_index(1, b"inside").unwrap();
     assert_eq!(count(&cluster, 1, Point::ReadServedLease), 1);
     assert_eq!(count(&cluster, 1, Point::LeaseReadRefused), 0);
-    // Cut off and ticked to the edge of its check, the leader confirms by a round instead.
+    // Cut off, the leader's last acknowledged round ages past the lease: it confirms by a
+    // round instead.
     cluster.isolate(1);
     cluster.tick_node(1, 9);
     assert_eq!(cluster.role(1), StateRole::Leader);

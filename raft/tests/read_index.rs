@@ -7,8 +7,8 @@
 mod support;
 
 use raft::{
-    ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfState, MessageType,
-    RaftError, ReadOnlyOption, ReadState, StateRole,
+    ConfChange, ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfState, Message,
+    MessageType, RaftError, ReadOnlyOption, ReadState, StateRole,
 };
 use support::Cluster;
 
@@ -206,10 +206,19 @@ fn lease_based_reads_are_served_without_a_heartbeat_round() {
     });
     cluster.campaign(1);
     cluster.propose(1, b"x").unwrap();
+    // The lease starts with the first heartbeat round a quorum acknowledges.
+    cluster.node_mut(1).read_index(b"first".to_vec()).unwrap();
+    cluster.process_ready(1);
+    assert!(
+        read_states(&cluster, 1).is_empty(),
+        "no round acknowledged yet"
+    );
+    cluster.deliver_all();
+    assert_eq!(read_states(&cluster, 1).len(), 1, "confirmed by its round");
     cluster.node_mut(1).read_index(b"lease".to_vec()).unwrap();
     cluster.process_ready(1);
     assert_eq!(
-        read_states(&cluster, 1),
+        read_states(&cluster, 1)[1..],
         vec![read_state(cluster.committed(1), b"lease")]
     );
     cluster.read_index(2, b"forwarded").unwrap();
@@ -441,9 +450,53 @@ fn within_its_lease_a_leader_answers_at_once() {
             "every read is answered"
         );
     }
-    // In each election timeout, only the read in the tick before the quorum check waits for
-    // a heartbeat round.
-    assert_eq!(at_once, 3 * (timeout - 1));
+    // The lease rests on the heartbeat round of each tick, not on the quorum check's
+    // rhythm: every read is answered at once.
+    assert_eq!(at_once, 3 * timeout);
+}
+
+#[test]
+fn a_late_acknowledgement_does_not_stretch_the_lease() {
+    // A follower's promise runs from when the heartbeat reached it, so an acknowledgement that
+    // took long to come back vouches only for as long as its round is young: the lease counts
+    // from when the round was sent, not from when its answer arrived.
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| {
+        config.check_quorum = true;
+        config.read_only_option = ReadOnlyOption::LeaseBased;
+    });
+    cluster.campaign(1);
+    cluster.propose(1, b"x").unwrap();
+    let timeout = cluster.node(1).raft.election_timeout();
+    // A round goes out and reaches both followers; their answers are held back.
+    cluster.node_mut(1).tick();
+    cluster.process_ready(1);
+    while !cluster.in_flight.is_empty()
+        && cluster
+            .in_flight
+            .iter()
+            .any(|message| message.msg_type == MessageType::Heartbeat)
+    {
+        cluster.deliver_one();
+    }
+    let late: Vec<Message> = cluster.in_flight.drain(..).collect();
+    assert!(late
+        .iter()
+        .all(|message| message.msg_type == MessageType::HeartbeatResponse));
+    // The leader ticks on; its later rounds are lost.
+    for _ in 0..timeout - 2 {
+        cluster.node_mut(1).tick();
+        cluster.process_ready(1);
+        cluster.in_flight.clear();
+    }
+    cluster.in_flight.extend(late);
+    cluster.deliver_all();
+    assert_eq!(cluster.role(1), StateRole::Leader);
+    cluster.node_mut(1).read_index(b"late".to_vec()).unwrap();
+    cluster.process_ready(1);
+    assert!(
+        read_states(&cluster, 1).is_empty(),
+        "the lease held on an old round"
+    );
 }
 
 #[test]

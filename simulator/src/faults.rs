@@ -129,6 +129,17 @@ impl FaultStats {
     }
 }
 
+/// What the injector may aim at: the nodes up and not paused, and the roles among them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Targets<'a> {
+    /// Nodes up and not paused.
+    pub running: &'a [NodeId],
+    /// The running leader, if one runs.
+    pub leader: Option<NodeId>,
+    /// Running nodes that campaign (candidates and pre-candidates).
+    pub campaigning: &'a [NodeId],
+}
+
 /// Draws faults; see the module docs.
 #[derive(Debug)]
 pub struct FaultInjector {
@@ -168,16 +179,25 @@ impl FaultInjector {
         &self.corruptible
     }
 
-    /// Each node's clock drift.
+    /// Each node's clock drift: drawn, unless `clock_drift_ppm_fixed` sets it (the draw is
+    /// made either way, so that fixing a drift changes nothing else of the run).
     pub fn drifts(&mut self) -> Vec<Drift> {
         let max = self.options.clock_drift_ppm_max as i64;
         (0..self.node_count)
-            .map(|_| Drift {
-                drift_ppm: if max == 0 {
+            .map(|node| {
+                let drawn = if max == 0 {
                     0
                 } else {
                     self.rng.between(0, 2 * max as u64) as i64 - max
-                },
+                };
+                Drift {
+                    drift_ppm: self
+                        .options
+                        .clock_drift_ppm_fixed
+                        .get(node as usize)
+                        .copied()
+                        .unwrap_or(drawn),
+                }
             })
             .collect()
     }
@@ -187,18 +207,39 @@ impl FaultInjector {
         1 + self.rng.exponential(self.options.fault_interval_ms_mean)
     }
 
-    /// How long a crashed node stays down.
+    /// How long a crashed node stays down: a few milliseconds for the share of quick
+    /// restarts, else exponential around the mean.
     pub fn restart_delay_ms(&mut self) -> u64 {
+        // Drawn only when quick restarts are on, so that runs without them draw as before.
+        if self.options.crash_quick_restart_probability > 0.0
+            && self
+                .rng
+                .chance(self.options.crash_quick_restart_probability)
+        {
+            return self.rng.between(1, QUICK_RESTART_MS_MAX);
+        }
         1 + self
             .rng
             .exponential(self.options.node_restart_delay_ms_mean)
     }
 
-    /// The faults of one tick; `running` are the nodes up and not paused.
-    pub fn tick(&mut self, running: &[NodeId]) -> Vec<FaultAction> {
+    /// The faults of one tick, aimed at `targets`.
+    pub fn tick(&mut self, targets: Targets<'_>) -> Vec<FaultAction> {
+        let running = targets.running;
         let mut actions = Vec::new();
         if !running.is_empty() && self.rng.chance(self.options.node_crash_probability) {
-            let node = *self.rng.pick(running);
+            let mut node = *self.rng.pick(running);
+            // The new draws come only with the new options on, so that runs without them
+            // draw as they always did.
+            if self.options.crash_leader_probability > 0.0
+                && self.rng.chance(self.options.crash_leader_probability)
+            {
+                if !targets.campaigning.is_empty() {
+                    node = *self.rng.pick(targets.campaigning);
+                } else if let Some(leader) = targets.leader {
+                    node = leader;
+                }
+            }
             let during_operation = self
                 .rng
                 .chance(self.options.crash_mid_write_probability)
@@ -233,10 +274,29 @@ impl FaultInjector {
             });
         }
         if self.node_count > 1 && self.rng.chance(self.options.link_clog_probability) {
-            let from = self.rng.between(1, self.node_count);
+            let mut from = self.rng.between(1, self.node_count);
             let mut to = self.rng.between(1, self.node_count - 1);
             if to >= from {
                 to += 1;
+            }
+            if let Some(leader) = targets.leader {
+                if self.options.clog_leader_probability > 0.0
+                    && self.rng.chance(self.options.clog_leader_probability)
+                {
+                    // The leader's end of the link, either way, with the other end kept when it
+                    // is another node.
+                    let other = if from == leader { to } else { from };
+                    let other = if other == leader {
+                        (leader % self.node_count) + 1
+                    } else {
+                        other
+                    };
+                    (from, to) = if self.rng.chance(0.5) {
+                        (leader, other)
+                    } else {
+                        (other, leader)
+                    };
+                }
             }
             let duration_ms = 1 + self
                 .rng
@@ -267,6 +327,9 @@ impl FaultInjector {
         actions
     }
 }
+
+/// The longest delay of a quick restart.
+const QUICK_RESTART_MS_MAX: u64 = 10;
 
 /// Where in a synced file a bit flip or bad sector must land for recovery to notice it: in a
 /// WAL segment, anywhere before the start of its last record (a valid record then follows the

@@ -78,6 +78,7 @@ pub fn options_for_tape(configuration: u8) -> RunOptions {
         node_pause_probability: 0.1,
         node_pause_duration_ms_mean: 150,
         clock_drift_ppm_max: 20_000,
+        clock_drift_ppm_fixed: Vec::new(),
         partition_probability: 0.15,
         partition_duration_ms_mean: 300,
         partition_modes: PartitionMode::ALL.to_vec(),
@@ -86,6 +87,13 @@ pub fn options_for_tape(configuration: u8) -> RunOptions {
         leader_transfer_probability: 0.1,
         forced_election_probability: 0.1,
         membership_change_probability: if corruption { 0.0 } else { 0.1 },
+        crash_quick_restart_probability: 0.3,
+        crash_leader_probability: 0.3,
+        clog_leader_probability: 0.3,
+        membership_joint_probability: 0.3,
+        membership_explicit_leave_probability: 0.3,
+        membership_learner_probability: 0.3,
+        membership_concurrent_probability: 0.2,
     };
 
     let workload = &mut options.workload;

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use kvapp::node::ReadMode;
+
 /// The cluster and the settings of each `kvapp::Node`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterOptions {
@@ -31,6 +33,22 @@ pub struct ClusterOptions {
     pub inflight_messages_max: usize,
     /// The node answers a client request it could not finish within this time.
     pub request_timeout_ms: u64,
+    /// How leaders confirm reads: `Safe` (a heartbeat round per read) or `Lease` (no round
+    /// while the leader's lease holds; needs `check_quorum`, and is correct only while clock
+    /// drift stays inside the lease's margin, see the README).
+    pub read_mode: ReadMode,
+    /// The most bytes of committed entries one Ready hands out (0: no limit).
+    pub committed_size_per_ready_bytes_max: u64,
+    /// The most bytes of uncommitted payload a leader accepts before refusing proposals
+    /// (0: no limit).
+    pub uncommitted_size_bytes_max: u64,
+    /// Followers forward proposals to the leader (off: they refuse them).
+    pub proposal_forwarding: bool,
+    /// A leader that applies its own removal steps down at once.
+    pub step_down_on_removal: bool,
+    /// Committed entries may wait this many behind the newest before being applied, and
+    /// until the next tick (0: applied in the Ready that delivers them).
+    pub apply_lag_entries_max: u64,
 }
 
 impl Default for ClusterOptions {
@@ -48,7 +66,29 @@ impl Default for ClusterOptions {
             message_size_bytes_max: 16 * 1024,
             inflight_messages_max: 64,
             request_timeout_ms: 1_000,
+            read_mode: ReadMode::Safe,
+            committed_size_per_ready_bytes_max: 0,
+            uncommitted_size_bytes_max: 0,
+            proposal_forwarding: true,
+            step_down_on_removal: false,
+            apply_lag_entries_max: 0,
         }
+    }
+}
+
+impl ClusterOptions {
+    /// The largest clock drift (`faults.clock_drift_ppm_max`, each way) under which lease
+    /// reads are correct with these timings: raft's lease gives up `raft::LEASE_MARGIN_TICKS`
+    /// of an election timeout of E ticks to drift, so two clocks may run at rates
+    /// `(E - 1) / (E - 1 - margin)` apart, that is each within `margin / (2 (E - 1) - margin)`
+    /// of true time. Half of that is left for timers, which fire on whole milliseconds.
+    pub fn lease_drift_ppm_max(&self) -> u64 {
+        let margin = raft::LEASE_MARGIN_TICKS;
+        let span = 2 * (self.election_ticks as u64).saturating_sub(1);
+        if span <= margin {
+            return 0;
+        }
+        1_000_000 * margin / (span - margin) / 2
     }
 }
 
@@ -161,6 +201,9 @@ pub struct FaultOptions {
     pub node_pause_duration_ms_mean: u64,
     /// Each node's clock runs fast or slow by up to this many parts per million.
     pub clock_drift_ppm_max: u64,
+    /// Each node's drift in parts per million, by node id order, instead of drawn ones (empty:
+    /// drawn within `clock_drift_ppm_max`; nodes past the list's end drift as drawn).
+    pub clock_drift_ppm_fixed: Vec<i64>,
     /// The network splits.
     pub partition_probability: f64,
     /// How long a partition lasts on average.
@@ -179,6 +222,26 @@ pub struct FaultOptions {
     /// disk). With disk corruption on, only changes that keep the nodes the fault atlas may
     /// damage a minority of the new configuration are drawn.
     pub membership_change_probability: f64,
+    /// Of the crashes, the share whose node restarts within a few milliseconds (before any
+    /// election timeout runs out) rather than after `node_restart_delay_ms_mean`.
+    pub crash_quick_restart_probability: f64,
+    /// Of the crashes, the share aimed at the leader, or at a campaigning node when there is
+    /// one, rather than at any running node.
+    pub crash_leader_probability: f64,
+    /// Of the clogs, the share of links to or from the leader.
+    pub clog_leader_probability: f64,
+    /// Of the membership changes, the share made as one joint change (Raft thesis §4.3) of
+    /// several nodes at once (added, removed, made learners) rather than a single step.
+    pub membership_joint_probability: f64,
+    /// Of the joint changes, the share that leaves the joint configuration only when asked
+    /// (`auto_leave` off); a later membership change then asks for the leave.
+    pub membership_explicit_leave_probability: f64,
+    /// Of the nodes added, the share added as learners; a later change promotes them (or a
+    /// voter may be demoted to learner).
+    pub membership_learner_probability: f64,
+    /// Of the membership changes, the share proposed through a random member rather than the
+    /// leader, at the same moment as a second change through another member.
+    pub membership_concurrent_probability: f64,
 }
 
 impl Default for FaultOptions {
@@ -192,6 +255,7 @@ impl Default for FaultOptions {
             node_pause_probability: 0.05,
             node_pause_duration_ms_mean: 400,
             clock_drift_ppm_max: 20_000,
+            clock_drift_ppm_fixed: Vec::new(),
             partition_probability: 0.1,
             partition_duration_ms_mean: 1_500,
             partition_modes: PartitionMode::ALL.to_vec(),
@@ -200,6 +264,13 @@ impl Default for FaultOptions {
             leader_transfer_probability: 0.05,
             forced_election_probability: 0.05,
             membership_change_probability: 0.0,
+            crash_quick_restart_probability: 0.0,
+            crash_leader_probability: 0.0,
+            clog_leader_probability: 0.0,
+            membership_joint_probability: 0.0,
+            membership_explicit_leave_probability: 0.0,
+            membership_learner_probability: 0.0,
+            membership_concurrent_probability: 0.0,
         }
     }
 }
@@ -251,6 +322,13 @@ pub struct WorkloadOptions {
     /// client id, as a kvapp server does for its earlier runs. Retries of its earlier commands
     /// still travelling are then refused.
     pub session_close_probability: f64,
+    /// A client sends to the node it last heard named leader with this probability (otherwise
+    /// to a random node), even if that node may have stopped leading meanwhile.
+    pub leader_hint_probability: f64,
+    /// For this long after a new leader is elected, clients think for no time and retry at
+    /// once: a burst of proposals and reads meets a leader that has not committed in its term
+    /// yet (0: no bursts).
+    pub leader_change_burst_ms: u64,
 }
 
 impl Default for WorkloadOptions {
@@ -268,6 +346,8 @@ impl Default for WorkloadOptions {
             client_timeout_ms: 1_500,
             retry_delay_ms: 30,
             session_close_probability: 0.0,
+            leader_hint_probability: 0.8,
+            leader_change_burst_ms: 0,
         }
     }
 }

@@ -157,6 +157,15 @@ pub fn node_config(options: &ClusterOptions, id: NodeId, raft_seed: u64) -> Node
         snapshot_count: options.snapshot_interval_entries,
         snapshot_catch_up_entries: options.snapshot_catch_up_entries,
         request_timeout_ms: options.request_timeout_ms,
+        read_mode: options.read_mode,
+        max_committed_size_per_ready: match options.committed_size_per_ready_bytes_max {
+            0 => u64::MAX,
+            limit => limit,
+        },
+        max_uncommitted_entries_size: options.uncommitted_size_bytes_max,
+        disable_proposal_forwarding: !options.proposal_forwarding,
+        step_down_on_removal: options.step_down_on_removal,
+        apply_lag_entries_max: options.apply_lag_entries_max,
         wal: WalConfig {
             segment_size_bytes_limit: options.wal_segment_size_bytes_limit,
         },

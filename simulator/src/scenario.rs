@@ -200,7 +200,11 @@ fn requirement(name: &str) -> Option<(&str, bool)> {
         (None, Some(figure)) => (figure, false),
         (Some(_), Some(_)) | (None, None) => return None,
     };
-    FIGURES.contains(&figure).then_some((figure, lower))
+    let known = FIGURES.contains(&figure)
+        || crate::coverage::catalogue()
+            .iter()
+            .any(|entry| entry.name == figure);
+    known.then_some((figure, lower))
 }
 
 /// Every figure of a finished run, by name (the names of [`FIGURES`]).
@@ -265,7 +269,15 @@ pub fn figures(
         raft.timeout_now_sent,
     ];
     assert_eq!(values.len(), FIGURES.len(), "one value per figure");
-    FIGURES.iter().copied().zip(values).collect()
+    let mut figures: BTreeMap<&'static str, u64> = FIGURES.iter().copied().zip(values).collect();
+    // Every coverage point is a figure too, by its dotted name (`reads.served_lease`).
+    for (entry, count) in crate::coverage::catalogue()
+        .iter()
+        .zip(stats.coverage.counts())
+    {
+        figures.insert(entry.name, count);
+    }
+    figures
 }
 
 /// The requirements `figures` does not meet, one line each (`elections 1, required >= 3`).
@@ -591,7 +603,8 @@ impl Scenario {
                     vec![key("require"), key(name)],
                     format!(
                         "unknown requirement {name:?}: a figure with _min or _max after it; \
-                         figures: {}",
+                         figures: {}, and every coverage point by its dotted name (raftsim run \
+                         lists those a run reached)",
                         FIGURES.join(", ")
                     ),
                 ));

@@ -118,6 +118,52 @@ pub struct ReplaceNode {
     pub remove: NodeRef,
 }
 
+/// How a membership change moves between configurations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    /// raft's `Auto`: one step when at most one voter changes (Raft thesis §4.1), else a
+    /// joint configuration that the leader leaves by itself.
+    Auto,
+    /// Through a joint configuration (thesis §4.3) that the leader leaves by itself.
+    Joint,
+    /// Through a joint configuration that is left only when a `leave` change asks.
+    JointExplicit,
+    /// Leaves the current joint configuration (the lists stay empty).
+    Leave,
+}
+
+fn is_leader(node: &NodeRef) -> bool {
+    *node == NodeRef::Leader
+}
+
+fn leader() -> NodeRef {
+    NodeRef::Leader
+}
+
+/// A membership change of any form: nodes made voters (added, or learners promoted), nodes
+/// made learners (added, or voters demoted) and nodes removed, in one configuration change
+/// proposed through one node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeMembership {
+    /// Nodes that become voters: nodes that left come back (with the disk they left with),
+    /// learners are promoted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voters: Vec<NodeRef>,
+    /// Nodes that become learners: nodes that left come back as learners, voters are demoted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learners: Vec<NodeRef>,
+    /// Nodes removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<NodeRef>,
+    /// How the configuration changes.
+    pub transition: Transition,
+    /// The node the change is proposed to (a follower forwards it to the leader).
+    #[serde(default = "leader", skip_serializing_if = "is_leader")]
+    pub through: NodeRef,
+}
+
 /// A process stop.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -278,6 +324,8 @@ pub enum Action {
     /// The leader is asked to add a node that left and remove a voter, through a joint
     /// configuration.
     ReplaceNode(ReplaceNode),
+    /// A membership change of any form, proposed through any node.
+    ChangeMembership(ChangeMembership),
     /// The leader is asked to hand leadership over (Raft thesis §3.10).
     TransferLeader(TransferLeader),
     /// The node starts an election at once.
@@ -309,6 +357,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "add_node",
     "remove_node",
     "replace_node",
+    "change_membership",
     "transfer_leader",
     "campaign",
     "put",
@@ -336,6 +385,20 @@ impl Action {
             Action::TransferLeader(TransferLeader { to }) => one("to", *to),
             Action::ReplaceNode(ReplaceNode { add, remove }) => {
                 vec![("add".to_string(), *add), ("remove".to_string(), *remove)]
+            }
+            Action::ChangeMembership(change) => {
+                let mut nodes = Vec::new();
+                for (field, list) in [
+                    ("voters", &change.voters),
+                    ("learners", &change.learners),
+                    ("remove", &change.remove),
+                ] {
+                    for (position, node) in list.iter().enumerate() {
+                        nodes.push((format!("{field}[{position}]"), *node));
+                    }
+                }
+                nodes.push(("through".to_string(), change.through));
+                nodes
             }
             Action::Clog(Clog { from, to, .. }) => {
                 vec![("from".to_string(), *from), ("to".to_string(), *to)]
@@ -394,6 +457,7 @@ impl Action {
             | Action::AddNode(_)
             | Action::RemoveNode(_)
             | Action::ReplaceNode(_)
+            | Action::ChangeMembership(_)
             | Action::TransferLeader(_)
             | Action::Campaign(_) => return None,
         };
@@ -421,6 +485,7 @@ impl Action {
             | Action::AddNode(_)
             | Action::RemoveNode(_)
             | Action::ReplaceNode(_)
+            | Action::ChangeMembership(_)
             | Action::TransferLeader(_)
             | Action::Campaign(_) => None,
         }
@@ -442,6 +507,7 @@ impl Action {
             Action::AddNode(_) => "add_node",
             Action::RemoveNode(_) => "remove_node",
             Action::ReplaceNode(_) => "replace_node",
+            Action::ChangeMembership(_) => "change_membership",
             Action::TransferLeader(_) => "transfer_leader",
             Action::Campaign(_) => "campaign",
             Action::Put(_) => "put",
@@ -494,6 +560,7 @@ impl Serialize for Entry {
             Action::Corrupt(args) => map.serialize_entry("corrupt", args)?,
             Action::TransferLeader(args) => map.serialize_entry("transfer_leader", args)?,
             Action::ReplaceNode(args) => map.serialize_entry("replace_node", args)?,
+            Action::ChangeMembership(args) => map.serialize_entry("change_membership", args)?,
             Action::Put(args) | Action::Append(args) => {
                 map.serialize_entry(self.action.name(), args)?
             }
@@ -551,6 +618,7 @@ impl<'de> Visitor<'de> for EntryVisitor {
                 "add_node" => Action::AddNode(map.next_value()?),
                 "remove_node" => Action::RemoveNode(map.next_value()?),
                 "replace_node" => Action::ReplaceNode(map.next_value()?),
+                "change_membership" => Action::ChangeMembership(map.next_value()?),
                 "transfer_leader" => Action::TransferLeader(map.next_value()?),
                 "campaign" => Action::Campaign(map.next_value()?),
                 "put" => Action::Put(map.next_value()?),

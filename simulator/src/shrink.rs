@@ -645,6 +645,7 @@ fn shorter_durations(scenario: &Scenario, _: &Target) -> Vec<Scenario> {
             | Action::AddNode(_)
             | Action::RemoveNode(_)
             | Action::ReplaceNode(_)
+            | Action::ChangeMembership(_)
             | Action::TransferLeader(_)
             | Action::Campaign(_)
             | Action::Put(_)

@@ -3,7 +3,7 @@
 //! al., "Swarm Testing", ISSTA 2012). The draw is a pure function of the seed, so
 //! `raftsim run --swarm --seed N` reproduces any seed of a swarm sweep.
 
-use crate::options::{PartitionMode, RunOptions};
+use crate::options::{PartitionMode, ReadMode, RunOptions};
 use crate::random::{SimRng, Stream};
 
 /// The options of swarm seed `seed`.
@@ -114,7 +114,66 @@ pub fn draw(seed: u64) -> RunOptions {
     } else {
         0.0
     };
+    draw_corners(&mut rng, &mut options);
     options
+}
+
+/// The options added with the coverage points, drawn after everything else: every raft and
+/// driver option over its useful range, and the corners where the hard bugs live. A seed whose
+/// draws here all come out at the defaults runs as it did before they were added.
+fn draw_corners(rng: &mut SimRng, options: &mut RunOptions) {
+    let cluster = &mut options.cluster;
+    cluster.read_mode = if cluster.check_quorum && rng.chance(0.4) {
+        // Lease reads are only correct within the lease's margin for clock drift.
+        options.faults.clock_drift_ppm_max = options
+            .faults
+            .clock_drift_ppm_max
+            .min(cluster.lease_drift_ppm_max());
+        ReadMode::Lease
+    } else {
+        ReadMode::Safe
+    };
+    // 1 byte: exactly one entry per append.
+    if rng.chance(0.2) {
+        cluster.message_size_bytes_max = 1;
+    }
+    cluster.committed_size_per_ready_bytes_max = *rng.pick(&[0, 0, 0, 1, 512, 4_096]);
+    cluster.uncommitted_size_bytes_max = *rng.pick(&[0, 0, 0, 64, 1_024, 16_384]);
+    cluster.proposal_forwarding = rng.chance(0.8);
+    cluster.step_down_on_removal = rng.chance(0.3);
+    cluster.apply_lag_entries_max = *rng.pick(&[0, 0, 1, 4, 64]);
+
+    let faults = &mut options.faults;
+    let share = |rng: &mut SimRng, chance: f64, low: f64, high: f64| {
+        if rng.chance(chance) {
+            low + (high - low) * rng.unit()
+        } else {
+            0.0
+        }
+    };
+    faults.crash_quick_restart_probability = share(rng, 0.4, 0.2, 0.8);
+    faults.crash_leader_probability = share(rng, 0.4, 0.3, 0.9);
+    faults.clog_leader_probability = share(rng, 0.4, 0.3, 0.9);
+    // Membership changes for more seeds than the first draw gave them (never with disk
+    // corruption, whose atlas keeps damage to a minority of the first configuration only).
+    if faults.membership_change_probability == 0.0
+        && options.disk.corruption_probability == 0.0
+        && rng.chance(0.3)
+    {
+        faults.membership_change_probability = 0.05 + 0.3 * rng.unit();
+    }
+    faults.membership_joint_probability = share(rng, 0.6, 0.2, 0.8);
+    faults.membership_explicit_leave_probability = share(rng, 0.5, 0.3, 1.0);
+    faults.membership_learner_probability = share(rng, 0.5, 0.2, 0.7);
+    faults.membership_concurrent_probability = share(rng, 0.3, 0.2, 0.6);
+
+    let workload = &mut options.workload;
+    workload.leader_hint_probability = *rng.pick(&[0.8, 0.8, 0.5, 1.0]);
+    workload.leader_change_burst_ms = if rng.chance(0.3) {
+        rng.between(100, 2_000)
+    } else {
+        0
+    };
 }
 
 #[cfg(test)]

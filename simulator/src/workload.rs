@@ -106,6 +106,9 @@ pub struct Workload {
     /// Clients draw operations of their own (otherwise they run scripted ones only, and one
     /// final write each).
     generator: bool,
+    /// Until this time clients think for no time and retry at once (a burst after a leader
+    /// change, see [`WorkloadOptions::leader_change_burst_ms`]).
+    burst_until_ms: u64,
 }
 
 impl Workload {
@@ -119,6 +122,7 @@ impl Workload {
             clients,
             final_phase: false,
             generator: true,
+            burst_until_ms: 0,
         }
     }
 
@@ -152,8 +156,23 @@ impl Workload {
             .collect()
     }
 
+    /// A new leader was elected at `now_ms`: with bursts on, clients hurry for a while.
+    pub fn on_new_leader(&mut self, now_ms: u64) {
+        if self.options.leader_change_burst_ms > 0 {
+            self.burst_until_ms = now_ms + self.options.leader_change_burst_ms;
+        }
+    }
+
+    /// Whether clients hurry at `now_ms`.
+    fn bursting(&self, now_ms: u64) -> bool {
+        now_ms < self.burst_until_ms
+    }
+
     /// The retry delay is at least a millisecond for the same reason as the think time.
     fn retry_at(&self, now_ms: u64) -> u64 {
+        if self.bursting(now_ms) {
+            return now_ms + 1;
+        }
         now_ms + self.options.retry_delay_ms.max(1)
     }
 
@@ -251,7 +270,7 @@ impl Workload {
 
     fn choose_node(&mut self, client: u64) -> NodeId {
         match self.clients[client as usize].leader_hint {
-            Some(leader) if self.rng.chance(0.8) => leader,
+            Some(leader) if self.rng.chance(self.options.leader_hint_probability) => leader,
             _ => self.rng.between(1, self.node_count),
         }
     }
@@ -457,6 +476,9 @@ impl Workload {
         }
         // At least a millisecond: a one-node cluster answers at once, and a client that never
         // let time pass would keep the world at one instant.
+        if self.bursting(now_ms) {
+            return Next::WakeAt(now_ms + 1);
+        }
         Next::WakeAt(now_ms + 1 + self.rng.exponential(self.options.think_time_ms_mean))
     }
 

@@ -20,7 +20,7 @@ use crate::coverage::{world::Point, RunCoverage};
 use crate::determinism::{EventRecord, RunningHash};
 use crate::disk::{IoState, SimDisk};
 use crate::event::{Event, EventQueue};
-use crate::faults::{damage_offset, FaultAction, FaultInjector};
+use crate::faults::{damage_offset, FaultAction, FaultInjector, Targets};
 use crate::history::History;
 use crate::linearizability;
 use crate::liveness::{converged, NodeProgress};
@@ -37,21 +37,11 @@ use crate::schedule::{self, Action, FaultPlan, NodeRef, Plan, Tick};
 use crate::trace::{Trace, TraceItem};
 use crate::workload::{Next, Request, Workload};
 
+mod membership;
 mod scheduled;
 
+use membership::MembershipChange;
 use scheduled::partition_entry;
-
-/// A membership change the world asks a leader for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum MembershipChange {
-    Add(NodeId),
-    Remove(NodeId),
-    /// A joint change (Raft thesis §4.3): `add` comes back, `remove` goes.
-    Replace {
-        add: NodeId,
-        remove: NodeId,
-    },
-}
 
 /// How often the liveness phase looks for convergence.
 const LIVENESS_CHECK_INTERVAL_MS: u64 = 50;
@@ -991,6 +981,7 @@ impl World {
             }
         }
         if elected {
+            self.workload.on_new_leader(self.now_ms);
             if self.recent_leaders.len() == 3 {
                 self.recent_leaders.remove(0);
             }
@@ -1332,8 +1323,27 @@ impl World {
             .filter(|process| process.is_running())
             .map(|process| process.id)
             .collect();
+        let campaigning: Vec<NodeId> = self
+            .processes
+            .iter()
+            .filter(|process| {
+                process.is_running()
+                    && process.node().is_some_and(|node| {
+                        matches!(
+                            node.raw().raft.role,
+                            StateRole::Candidate | StateRole::PreCandidate
+                        )
+                    })
+            })
+            .map(|process| process.id)
+            .collect();
+        let targets = Targets {
+            running: &running,
+            leader: self.first_running_leader(),
+            campaigning: &campaigning,
+        };
         let recorded_before = self.recorded.as_ref().map(Vec::len);
-        for action in self.faults.tick(&running) {
+        for action in self.faults.tick(targets) {
             self.inject(action)?;
         }
         if recorded_before.is_some() && self.recorded.as_ref().map(Vec::len) == recorded_before {
@@ -1418,21 +1428,9 @@ impl World {
                 self.transfer_leader(to)?;
             }
             FaultAction::ChangeMembership { choice } => {
-                if let Some((leader, change)) = self.membership_choice(choice) {
-                    let on = |id| schedule::OnNode {
-                        node: NodeRef::Id(id),
-                    };
-                    self.record(match change {
-                        MembershipChange::Add(id) => Action::AddNode(on(id)),
-                        MembershipChange::Remove(id) => Action::RemoveNode(on(id)),
-                        MembershipChange::Replace { add, remove } => {
-                            Action::ReplaceNode(schedule::ReplaceNode {
-                                add: NodeRef::Id(add),
-                                remove: NodeRef::Id(remove),
-                            })
-                        }
-                    });
-                    self.change_membership(leader, change)?;
+                for change in self.membership_choice(choice) {
+                    self.record(change.action());
+                    self.change_membership(&change)?;
                 }
             }
             FaultAction::ForceElection { node } => {
@@ -1630,125 +1628,6 @@ impl World {
             now,
             format!("node {id} applied its removal and shut down ({detail})"),
         );
-    }
-
-    /// The voters the running leader could remove, and the nodes it could add back (those
-    /// that left, or that wait with an empty configuration), or `None` without a running leader
-    /// or during a joint configuration.
-    fn membership_candidates(&self) -> Option<(NodeId, Vec<NodeId>, Vec<NodeId>)> {
-        let leader = self.first_running_leader()?;
-        let conf = self.processes[leader as usize - 1]
-            .node()
-            .expect("the leader runs")
-            .conf_state()
-            .clone();
-        if conf.is_joint() {
-            return None;
-        }
-        // With disk corruption on, the nodes it may damage must stay a minority of every
-        // configuration, or destroyed disks could leave no healthy quorum; the fault atlas
-        // only keeps them a minority of the initial one. (Off, the minority is empty and
-        // every change below passes.)
-        let corruptible: &[NodeId] = if self.options.disk.corruption_probability > 0.0 {
-            self.faults.corruptible()
-        } else {
-            &[]
-        };
-        let damageable = |id: &NodeId| usize::from(corruptible.contains(id));
-        let voters = conf.voters.len();
-        let damageable_voters: usize = conf.voters.iter().map(damageable).sum();
-        let outsiders: Vec<NodeId> = self
-            .processes
-            .iter()
-            .filter(|process| {
-                !conf.voters.contains(&process.id)
-                    && !conf.learners.contains(&process.id)
-                    && (process.is_removed() || (process.node().is_some() && !process.member))
-                    && 2 * (damageable_voters + damageable(&process.id)) < voters + 1
-            })
-            .map(|process| process.id)
-            .collect();
-        // Any voter but the last may go, the leader itself included: it leaves once the
-        // others know (kvapp::Node::may_leave), handing leadership over on its way out.
-        let removable: Vec<NodeId> = if voters > 1 {
-            conf.voters
-                .iter()
-                .copied()
-                .filter(|id| 2 * (damageable_voters - damageable(id)) < voters - 1)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Some((leader, removable, outsiders))
-    }
-
-    /// The change the fault stream's draw `choice` asks of the running leader: remove a
-    /// voter, or add back a node that left.
-    fn membership_choice(&self, choice: u64) -> Option<(NodeId, MembershipChange)> {
-        let (leader, removable, outsiders) = self.membership_candidates()?;
-        let change = if !outsiders.is_empty() && (choice % 2 == 0 || removable.is_empty()) {
-            MembershipChange::Add(outsiders[((choice / 2) % outsiders.len() as u64) as usize])
-        } else {
-            MembershipChange::Remove(
-                *removable.get(((choice / 2) % removable.len().max(1) as u64) as usize)?,
-            )
-        };
-        Some((leader, change))
-    }
-
-    /// Asks `leader` to apply `change`; a node added back starts again from the disk it left
-    /// with and waits to be added.
-    fn change_membership(&mut self, leader: NodeId, change: MembershipChange) -> Result<(), Stop> {
-        let now = self.now_ms;
-        let change = match change {
-            MembershipChange::Add(id) => {
-                if self.process(id).is_removed() {
-                    self.rejoin(id);
-                    self.open(id)?;
-                }
-                raft::ConfChange::add_voter(id)
-            }
-            MembershipChange::Remove(id) => raft::ConfChange::remove_node(id),
-            MembershipChange::Replace { add, remove } => {
-                if self.process(add).is_removed() {
-                    self.rejoin(add);
-                    self.open(add)?;
-                }
-                let mut change = raft::ConfChange::add_voter(add);
-                change
-                    .changes
-                    .extend(raft::ConfChange::remove_node(remove).changes);
-                change
-            }
-        };
-        self.faults.stats.membership_changes += 1;
-        self.trace.note(
-            now,
-            format!("leader {leader} asked to apply {:?}", change.changes),
-        );
-        let added = change
-            .changes
-            .iter()
-            .find(|single| single.change_type == raft::ConfChangeType::AddNode)
-            .map(|single| single.node_id);
-        self.step_node(leader, Input::ConfChange(change), None)?;
-        if let Some(added) = added {
-            let last_index = self.processes[leader as usize - 1]
-                .node()
-                .map_or(0, |node| node.raw().raft.raft_log.last_index());
-            self.process(added).rejoin_after_index = last_index;
-        }
-        Ok(())
-    }
-
-    /// Readies node `id` (removed) to start again from the disk it left with.
-    fn rejoin(&mut self, id: NodeId) {
-        let process = self.process(id);
-        let life = std::mem::replace(&mut process.life, Life::Destroyed(String::new()));
-        process.life = match life {
-            Life::Removed(disk) => Life::Down(disk),
-            other => other,
-        };
     }
 
     fn corrupt(&mut self, id: NodeId, bad_sector: bool) {

@@ -7,6 +7,14 @@ use kvapp::store::Operation;
 use raft::NodeId;
 
 use super::{Life, MembershipChange, Stop, World};
+
+/// A membership entry of the first kinds: checked against what the leader could do.
+#[derive(Clone, Copy, Debug)]
+enum Classic {
+    Add(NodeId),
+    Remove(NodeId),
+    Replace(NodeId, NodeId),
+}
 use crate::event::Event;
 use crate::partition::Connectivity;
 use crate::schedule::{self, Action, NodeRef};
@@ -184,20 +192,48 @@ impl World {
             }
             Action::AddNode(schedule::OnNode { node }) => {
                 if let Some(node) = self.resolve(*node, action) {
-                    self.scheduled_membership(MembershipChange::Add(node), action)?;
+                    self.scheduled_membership(Classic::Add(node), action)?;
                 }
             }
             Action::RemoveNode(schedule::OnNode { node }) => {
                 if let Some(node) = self.resolve(*node, action) {
-                    self.scheduled_membership(MembershipChange::Remove(node), action)?;
+                    self.scheduled_membership(Classic::Remove(node), action)?;
                 }
             }
             Action::ReplaceNode(schedule::ReplaceNode { add, remove }) => {
                 if let (Some(add), Some(remove)) =
                     (self.resolve(*add, action), self.resolve(*remove, action))
                 {
-                    self.scheduled_membership(MembershipChange::Replace { add, remove }, action)?;
+                    self.scheduled_membership(Classic::Replace(add, remove), action)?;
                 }
+            }
+            Action::ChangeMembership(change) => {
+                let resolve_all = |world: &mut World, nodes: &[schedule::NodeRef]| {
+                    nodes
+                        .iter()
+                        .map(|&node| world.resolve(node, action))
+                        .collect::<Option<Vec<NodeId>>>()
+                };
+                let (Some(voters), Some(learners), Some(remove), Some(through)) = (
+                    resolve_all(self, &change.voters),
+                    resolve_all(self, &change.learners),
+                    resolve_all(self, &change.remove),
+                    self.resolve(change.through, action),
+                ) else {
+                    return Ok(());
+                };
+                if !self.process(through).is_running() {
+                    self.skip(action, format!("node {through} is not running"));
+                    return Ok(());
+                }
+                self.change_membership(&MembershipChange {
+                    voters,
+                    learners,
+                    remove,
+                    transition: change.transition,
+                    through,
+                    classic: false,
+                })?;
             }
             Action::TransferLeader(transfer) => {
                 if let Some(to) = self.resolve(transfer.to, action) {
@@ -322,11 +358,7 @@ impl World {
     }
 
     /// A scheduled membership change, if the running leader can make it now.
-    fn scheduled_membership(
-        &mut self,
-        change: MembershipChange,
-        action: &Action,
-    ) -> Result<(), Stop> {
+    fn scheduled_membership(&mut self, change: Classic, action: &Action) -> Result<(), Stop> {
         let Some((leader, removable, outsiders)) = self.membership_candidates() else {
             self.skip(
                 action,
@@ -335,9 +367,9 @@ impl World {
             return Ok(());
         };
         let possible = match change {
-            MembershipChange::Add(node) => outsiders.contains(&node),
-            MembershipChange::Remove(node) => removable.contains(&node),
-            MembershipChange::Replace { add, remove } => {
+            Classic::Add(node) => outsiders.contains(&node),
+            Classic::Remove(node) => removable.contains(&node),
+            Classic::Replace(add, remove) => {
                 outsiders.contains(&add) && removable.contains(&remove)
             }
         };
@@ -351,7 +383,12 @@ impl World {
             );
             return Ok(());
         }
-        self.change_membership(leader, change)
+        let change = match change {
+            Classic::Add(node) => MembershipChange::add(node, leader),
+            Classic::Remove(node) => MembershipChange::remove(node, leader),
+            Classic::Replace(add, remove) => MembershipChange::replace(add, remove, leader),
+        };
+        self.change_membership(&change)
     }
 
     /// A scheduled client operation: queued for the client, which starts it now if it is free.
