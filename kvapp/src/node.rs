@@ -268,6 +268,9 @@ pub struct Completion {
     pub request: RequestId,
     /// How it ended.
     pub outcome: Outcome,
+    /// For a read served through ReadIndex: the index the leader confirmed it at, which the
+    /// node had applied when it answered.
+    pub read_index: Option<Index>,
 }
 
 /// What a snapshot's data holds: the store and the membership contexts (peer addresses).
@@ -641,7 +644,11 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     }
 
     fn complete(&mut self, request: RequestId, outcome: Outcome) {
-        self.completions.push(Completion { request, outcome });
+        self.completions.push(Completion {
+            request,
+            outcome,
+            read_index: None,
+        });
     }
 
     fn pending_count(&self) -> usize {
@@ -1133,7 +1140,11 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         for request in ready {
             if let Some(read) = self.pending_reads.remove(&request) {
                 let value = self.store.get(&read.key).map(str::to_string);
-                self.complete(request, Outcome::Applied(Reply::Value { value }));
+                self.completions.push(Completion {
+                    request,
+                    outcome: Outcome::Applied(Reply::Value { value }),
+                    read_index: read.index,
+                });
             }
         }
     }

@@ -101,6 +101,47 @@ use serde::{Deserialize, Serialize};
 
 pub use record::RECORD_PAYLOAD_SIZE_BYTES_MAX;
 
+/// What one record of a WAL write holds, as [`inspect_write`] reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordSummary {
+    /// Entries with indexes `first..=last`.
+    Entries {
+        /// The first entry's index.
+        first: Index,
+        /// The last entry's index.
+        last: Index,
+    },
+    /// A hard state.
+    HardState(HardState),
+    /// A snapshot marker.
+    SnapshotMarker(SnapshotMarker),
+}
+
+/// The records in `bytes`, one write's worth of a WAL segment (a segment header at its start
+/// is skipped), for tools that watch what a node writes, such as the simulator's check that
+/// nothing a node promises is still unsynced. Reads whole valid records from the start and
+/// stops at the first byte that is not one; never fails.
+pub fn inspect_write(bytes: &[u8]) -> Vec<RecordSummary> {
+    let mut offset = if bytes.starts_with(&segment::SEGMENT_MAGIC) {
+        SEGMENT_HEADER_SIZE_BYTES
+    } else {
+        0
+    };
+    let mut records = Vec::new();
+    while let Ok((record, end)) = record::read_record(bytes, offset) {
+        records.push(match record {
+            Record::Entries(entries) => RecordSummary::Entries {
+                first: entries.first().map_or(0, |entry| entry.index),
+                last: entries.last().map_or(0, |entry| entry.index),
+            },
+            Record::HardState(hard_state) => RecordSummary::HardState(hard_state),
+            Record::SnapshotMarker { marker, .. } => RecordSummary::SnapshotMarker(marker),
+        });
+        offset = end;
+    }
+    records
+}
+
 use crate::disk::Disk;
 use record::{encode_entries, encode_hard_state, encode_marker, Record};
 use replay::{KnownMarker, LocatedRecord, ReplayedLog};

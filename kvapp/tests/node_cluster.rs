@@ -107,7 +107,10 @@ impl Harness {
         }
         while self.deliver_one() {}
         for (&id, node) in self.nodes.iter_mut() {
-            for Completion { request, outcome } in node.take_completions() {
+            for Completion {
+                request, outcome, ..
+            } in node.take_completions()
+            {
                 self.completions.insert((id, request), outcome);
             }
         }

@@ -34,7 +34,7 @@ mod differential_tests;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::message::{ConfChange, Entry, HardState, Message, MessageType};
+use crate::message::{ConfChange, Entry, HardState, Message, MessageType, Term};
 use primitive::{decode_prefix, decode_whole, encode_into};
 
 /// The version byte written before every encoded value.
@@ -207,6 +207,19 @@ pub fn peek_message_type(bytes: &[u8]) -> Result<MessageType, CodecError> {
         reader.discriminant("msg_type", layout::message_type_at)
     })
     .map(|(msg_type, _)| msg_type)
+}
+
+/// The type and the term of an encoded message, from the first fields alone (the rest is not
+/// checked): for a simulator that watches which term a message is of.
+pub fn peek_message_type_and_term(bytes: &[u8]) -> Result<(MessageType, Term), CodecError> {
+    decode_prefix(bytes, |reader| {
+        let msg_type = reader.discriminant("msg_type", layout::message_type_at)?;
+        reader.varint("to")?;
+        reader.varint("from")?;
+        let term = reader.varint("term")?;
+        Ok((msg_type, term))
+    })
+    .map(|(peeked, _)| peeked)
 }
 
 /// The type and the reject flag of an encoded message, without building it: entries, snapshot

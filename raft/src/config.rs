@@ -16,8 +16,9 @@ pub enum ReadOnlyOption {
     /// matter; a node that restarts refuses votes for an election timeout, as it may have made
     /// that promise before it went down. Correct only while the nodes' clocks run at rates
     /// within `(E - 1) / (E - 1 - LEASE_MARGIN_TICKS)` of each other (E = `election_tick`),
-    /// and while the driver reads its clock (ticks) before handing the node a read or a
-    /// message; requires `check_quorum`. A leader that starts a leadership transfer forfeits
+    /// while the driver reads its clock (ticks) before handing the node a read or a message,
+    /// and while the application forces no elections (`RawNode::campaign` makes a follower
+    /// forget the leader it promised); requires `check_quorum`. A leader that starts a leadership transfer forfeits
     /// its lease (the transferee's election ignores leases) for the rest of its term.
     LeaseBased,
 }

@@ -1220,6 +1220,11 @@ impl<S: Storage> Raft<S> {
         };
         self.read_only.receive_ack(from, round);
         self.note_lease_ack(from, round);
+        self.release_confirmed_reads();
+    }
+
+    /// Answers the pending reads whose acknowledgements form a quorum.
+    fn release_confirmed_reads(&mut self) {
         let voters = &self.tracker.config.voters;
         let released = self.read_only.release_confirmed(|acks| {
             let votes = acks.iter().map(|&id| (id, true)).collect();
@@ -1292,6 +1297,16 @@ impl<S: Storage> Raft<S> {
             }
             MessageType::RequestVoteResponse | MessageType::RequestPreVoteResponse => {
                 if message.msg_type != own_response {
+                    return Ok(());
+                }
+                // A pre-vote is granted in the term it asked about, one past ours; a grant in
+                // any other term answers an earlier pre-election (a late or duplicated
+                // response) and must not count for this one, or a node could raise its term
+                // without a quorum's consent (found by the simulator's PreVote oracle).
+                if self.role == StateRole::PreCandidate
+                    && !message.reject
+                    && message.term != self.term + 1
+                {
                     return Ok(());
                 }
                 match self.poll(message.from, !message.reject) {
@@ -1640,6 +1655,11 @@ impl<S: Storage> Raft<S> {
         }
         let round = self.read_only.add_request(index, message, self.id);
         self.broadcast_heartbeat_round(round);
+        // The leader's own acknowledgement may be a quorum already: a configuration whose
+        // every half is this node alone (a joint one too, which the single-voter shortcut
+        // above does not take) hears from nobody else, so no response would ever release
+        // the read (found by the simulator).
+        self.release_confirmed_reads();
         Ok(())
     }
 

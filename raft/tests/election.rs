@@ -324,6 +324,33 @@ fn a_lower_term_prevote_is_rejected_with_the_current_term() {
 }
 
 #[test]
+fn a_late_pre_vote_grant_from_an_earlier_pre_election_does_not_count() {
+    // Node 3 pre-campaigns while at term t, asking about t + 1; a grant that answered an
+    // earlier pre-election (asking about t, sent when node 3 was at t - 1) arrives late. It
+    // must not make node 3 campaign: only grants in term t + 1 are for this pre-election.
+    let mut cluster = Cluster::new(&[1, 2, 3], |config| config.pre_vote = true);
+    cluster.campaign(1);
+    cluster.isolate(3);
+    let term = cluster.term(3);
+    cluster.node_mut(3).campaign().unwrap();
+    assert_eq!(cluster.role(3), StateRole::PreCandidate);
+    let late_grant = |term| Message {
+        msg_type: MessageType::RequestPreVoteResponse,
+        to: 3,
+        from: 2,
+        term,
+        ..Message::default()
+    };
+    cluster.node_mut(3).step(late_grant(term)).unwrap();
+    assert_eq!(cluster.role(3), StateRole::PreCandidate);
+    assert_eq!(cluster.term(3), term, "no campaign on a stale grant");
+    // The grant for this pre-election does count.
+    cluster.node_mut(3).step(late_grant(term + 1)).unwrap();
+    assert_eq!(cluster.role(3), StateRole::Candidate);
+    assert_eq!(cluster.term(3), term + 1);
+}
+
+#[test]
 fn learners_and_unknown_nodes_never_campaign() {
     let conf_state = raft::ConfState {
         voters: vec![1, 2],

@@ -226,6 +226,28 @@ fn lease_based_reads_are_served_without_a_heartbeat_round() {
 }
 
 #[test]
+fn a_leader_alone_in_both_halves_of_a_joint_configuration_answers_reads() {
+    // Entering a joint configuration without changing the voters of a one-voter cluster (say
+    // to add a learner, leaving it only when asked) gives both halves as this node alone: no
+    // heartbeat response will come, so its own acknowledgement must confirm the read.
+    let conf_state = ConfState {
+        voters: vec![1],
+        voters_outgoing: vec![1],
+        learners: vec![2],
+        ..ConfState::default()
+    };
+    let mut cluster = Cluster::with_conf_state(&[1, 2], conf_state, |_| {});
+    cluster.campaign(1);
+    assert_eq!(cluster.role(1), StateRole::Leader);
+    cluster.propose(1, b"x").unwrap();
+    cluster.read_index(1, b"alone").unwrap();
+    assert_eq!(
+        read_states(&cluster, 1),
+        vec![read_state(cluster.committed(1), b"alone")]
+    );
+}
+
+#[test]
 fn learner_acknowledgements_do_not_confirm_a_read() {
     let conf_state = ConfState {
         voters: vec![1, 2, 3],

@@ -35,6 +35,8 @@ use std::io;
 use std::rc::Rc;
 
 use kvapp::disk::{validate_file_name, Disk};
+use kvapp::wal::RecordSummary;
+use raft::HardState;
 
 use crate::random::SimRng;
 
@@ -50,6 +52,10 @@ pub struct IoState {
     /// Reads that met injected damage (a bad sector, or a file with a flipped bit), over every
     /// life of the node.
     damaged_reads: Cell<u64>,
+    /// Changes not yet durable that a message could promise: WAL writes that hold entries, a
+    /// snapshot marker, or a new term or vote, and new WAL segment names (see
+    /// [`SimDisk::promises_pending`]).
+    promises_pending: Cell<u64>,
 }
 
 impl IoState {
@@ -85,6 +91,13 @@ impl IoState {
 
     fn strike(&self, operation: &str, name: &str) {
         *self.struck.borrow_mut() = Some(format!("{operation} {name:?}"));
+    }
+
+    /// Changes a message could promise that are not durable yet: while there is one, a
+    /// message that promises durable state (a granted vote, a vote request, an accepted
+    /// append) breaks the Ready contract. kvapp syncs every such write before it sends.
+    pub fn promises_pending(&self) -> u64 {
+        self.promises_pending.get()
     }
 
     /// Reads that met injected damage, over every life of the node.
@@ -129,6 +142,11 @@ impl IoState {
             }
         }
     }
+}
+
+/// Whether `name` is a WAL segment in place (not a temporary one).
+fn is_wal_segment(name: &str) -> bool {
+    name.starts_with("wal-") && name.ends_with(".log")
 }
 
 fn crashed_error() -> io::Error {
@@ -305,6 +323,14 @@ pub struct SimDisk {
     io: Rc<IoState>,
     /// The next crash tears each file's newest pending change (a scheduled fault).
     tear_at_next_crash: bool,
+    /// Per file, its pending changes that a message could promise (see
+    /// [`IoState::promises_pending`]); and the pending name changes that could.
+    promise_changes: BTreeMap<u64, u64>,
+    promise_names: u64,
+    /// The last hard state written to the WAL in this life of the node, if one was: a hard
+    /// state with the same term and vote only moves the commit index, which may be written
+    /// lazily.
+    last_hard_state: Option<HardState>,
     /// Counters.
     pub stats: DiskStats,
 }
@@ -340,8 +366,41 @@ impl SimDisk {
             rng,
             io,
             tear_at_next_crash: false,
+            promise_changes: BTreeMap::new(),
+            promise_names: 0,
+            last_hard_state: None,
             stats: DiskStats::default(),
         }
+    }
+
+    /// Whether a write of `bytes` to `name` holds something a message could promise: entries,
+    /// a snapshot marker, or a hard state with a new term or vote, in a WAL segment.
+    fn carries_promise(&mut self, name: &str, bytes: &[u8]) -> bool {
+        if !is_wal_segment(name) {
+            return false;
+        }
+        let mut promise = false;
+        for record in kvapp::wal::inspect_write(bytes) {
+            match record {
+                RecordSummary::Entries { .. } | RecordSummary::SnapshotMarker(_) => promise = true,
+                RecordSummary::HardState(hard_state) => {
+                    if self.last_hard_state.is_some_and(|last| {
+                        last.term != hard_state.term || last.vote != hard_state.vote
+                    }) {
+                        promise = true;
+                    }
+                    self.last_hard_state = Some(hard_state);
+                }
+            }
+        }
+        promise
+    }
+
+    /// Recounts [`IoState::promises_pending`] from the per-file counts.
+    fn publish_promises(&self) {
+        self.io
+            .promises_pending
+            .set(self.promise_changes.values().sum::<u64>() + self.promise_names);
     }
 
     /// At the next crash, the newest pending change of each file is torn at a sector boundary
@@ -412,6 +471,10 @@ impl SimDisk {
             torn |= file.crash(self.sector_size_bytes, tear_newest, &mut self.rng);
         }
         self.pending_file_changes = 0;
+        self.promise_changes.clear();
+        self.promise_names = 0;
+        self.last_hard_state = None;
+        self.publish_promises();
         if torn {
             self.stats.torn_crashes += 1;
         }
@@ -528,6 +591,9 @@ impl SimDisk {
             reachable
         });
         self.pending_file_changes -= dropped_changes;
+        let files = &self.files;
+        self.promise_changes.retain(|id, _| files.contains_key(id));
+        self.publish_promises();
     }
 
     fn write_change(&mut self, name: &str, offset: Option<u64>, bytes: &[u8]) -> io::Result<()> {
@@ -544,6 +610,10 @@ impl SimDisk {
         let file = self.files.get_mut(&id).expect("a named file exists");
         file.write(offset, bytes);
         self.pending_file_changes += 1;
+        if self.carries_promise(name, bytes) {
+            *self.promise_changes.entry(id).or_insert(0) += 1;
+            self.publish_promises();
+        }
         self.stats.writes += 1;
         self.stats.bytes_written += bytes.len() as u64;
         if strikes {
@@ -576,6 +646,10 @@ impl Disk for SimDisk {
             None => {
                 let id = self.new_file();
                 self.names.insert(name.to_string(), id);
+                if is_wal_segment(name) {
+                    self.promise_names += 1;
+                    self.publish_promises();
+                }
                 self.directory_pending.push(DirectoryChange::Link {
                     name: name.to_string(),
                     file: id,
@@ -650,6 +724,9 @@ impl Disk for SimDisk {
             .pending;
         self.pending_file_changes -= pending.len();
         pending.clear();
+        if self.promise_changes.remove(&id).is_some() {
+            self.publish_promises();
+        }
         self.stats.syncs += 1;
         if self.sync_latency_ms_max > 0 {
             let latency = self.rng.between(0, self.sync_latency_ms_max);
@@ -664,6 +741,10 @@ impl Disk for SimDisk {
         let strikes = self.io.enter()?;
         self.names.remove(from);
         self.names.insert(to.to_string(), id);
+        if is_wal_segment(to) {
+            self.promise_names += 1;
+            self.publish_promises();
+        }
         self.directory_pending.push(DirectoryChange::Rename {
             from: from.to_string(),
             to: to.to_string(),
@@ -707,6 +788,7 @@ impl Disk for SimDisk {
         }
         self.names_durable = self.names.clone();
         self.directory_pending.clear();
+        self.promise_names = 0;
         self.drop_unreachable();
         Ok(())
     }
@@ -718,6 +800,70 @@ mod tests {
 
     fn disk(seed: u64) -> SimDisk {
         SimDisk::new(4, 0, SimRng::new(seed), IoState::new())
+    }
+
+    #[test]
+    fn writes_a_message_could_promise_stay_pending_until_synced() -> io::Result<()> {
+        use kvapp::node::NodeConfig;
+        // A real WAL's writes, through a kvapp node's bootstrap and one Ready's worth.
+        let mut disk = disk(3);
+        let io = disk.io().clone();
+        let config = NodeConfig::new(1, vec![1]);
+        let mut wal = kvapp::wal::Wal::create_with_log(
+            &mut disk,
+            config.wal,
+            &raft::HardState {
+                term: 1,
+                vote: 0,
+                commit: 0,
+            },
+            &[],
+        )
+        .expect("a new WAL");
+        assert_eq!(io.promises_pending(), 0, "creation syncs everything");
+        let entry = raft::Entry {
+            term: 1,
+            index: 1,
+            ..raft::Entry::default()
+        };
+        let new_vote = raft::HardState {
+            term: 2,
+            vote: 1,
+            commit: 0,
+        };
+        // Entries and a new vote, written without the sync a Ready asks for.
+        wal.save(&mut disk, &new_vote, &[entry], false)
+            .expect("a write");
+        assert!(io.promises_pending() > 0, "unsynced entries are pending");
+        wal.save(&mut disk, &new_vote, &[], true).expect("a sync");
+        assert_eq!(io.promises_pending(), 0);
+        // Only the commit index moves: nothing a message could promise.
+        let commit_only = raft::HardState {
+            commit: 1,
+            ..new_vote
+        };
+        wal.save(&mut disk, &commit_only, &[], false)
+            .expect("a lazy write");
+        assert_eq!(
+            io.promises_pending(),
+            0,
+            "a commit index may be written lazily"
+        );
+        // A crash forgets what was pending.
+        wal.save(
+            &mut disk,
+            &raft::HardState {
+                term: 3,
+                ..commit_only
+            },
+            &[],
+            false,
+        )
+        .expect("a write");
+        assert!(io.promises_pending() > 0, "a new term is pending");
+        disk.crash();
+        assert_eq!(io.promises_pending(), 0);
+        Ok(())
     }
 
     #[test]

@@ -67,6 +67,13 @@ pub struct NetworkStats {
     pub bytes_sent: u64,
 }
 
+impl NetworkStats {
+    /// Messages dropped for any reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_loss + self.dropped_partition + self.dropped_capacity + self.dropped_node_down
+    }
+}
+
 /// The network of one run.
 #[derive(Debug)]
 pub struct Network {

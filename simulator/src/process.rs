@@ -26,6 +26,9 @@ pub struct Outgoing {
     pub bytes: Vec<u8>,
     /// How long the node's fsyncs held it back.
     pub latency_ms: u64,
+    /// Whether, when the node sent it, a change that a message could promise was not durable
+    /// yet ([`crate::disk::IoState::promises_pending`]).
+    pub promise_pending: bool,
 }
 
 /// A node's transport: an outbox the world drains after every call into the node. Once the
@@ -56,6 +59,7 @@ impl Transport for SimTransport {
             to,
             bytes,
             latency_ms: self.io.latency_ms(),
+            promise_pending: self.io.promises_pending() > 0,
         });
     }
 }
@@ -93,6 +97,8 @@ pub struct Process {
     pub inbox: Vec<(NodeId, Vec<u8>)>,
     /// An injected fault damaged this node's disk.
     pub damaged: bool,
+    /// The files the injected faults damaged.
+    pub damaged_files: Vec<String>,
     /// A restart is scheduled.
     pub restart_pending: bool,
     /// When the node's one live timer event fires; other timer events are stale.
@@ -123,6 +129,12 @@ impl Process {
             Life::Up(node) => Some(node),
             Life::Down(_) | Life::Destroyed(_) | Life::Removed(_) => None,
         }
+    }
+
+    /// The node's local time, as its clock showed it at its latest step.
+    pub fn clock_ms(&self) -> u64 {
+        use kvapp::clock::Clock;
+        self.clock.now_ms()
     }
 
     /// Whether the node runs and is not paused.

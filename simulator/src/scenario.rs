@@ -63,20 +63,6 @@ pub enum Expect {
 pub const EXPECTED_CLASSES: &[&str] =
     &["safety", "liveness", "panic", "nondeterminism", "known_bug"];
 
-const PROPERTIES: [Property; 11] = [
-    Property::ElectionSafety,
-    Property::LogMatching,
-    Property::CommittedEntryChanged,
-    Property::LeaderCompleteness,
-    Property::IndexWentBack,
-    Property::DurableStateLost,
-    Property::AppliedStateDiverged,
-    Property::AcknowledgedWrite,
-    Property::RecoveryFailed,
-    Property::UnexpectedError,
-    Property::Linearizability,
-];
-
 /// A property's name in `expect`: its report name with underscores.
 pub fn property_key(property: Property) -> String {
     property.name().replace(' ', "_")
@@ -579,7 +565,7 @@ impl Scenario {
         }
         if let Expect::Violation(name) = &self.expect {
             let known = EXPECTED_CLASSES.contains(&name.as_str())
-                || PROPERTIES
+                || Property::ALL
                     .iter()
                     .any(|&property| property_key(property) == *name);
             if !known {
@@ -587,7 +573,7 @@ impl Scenario {
                     .iter()
                     .map(|name| name.to_string())
                     .collect();
-                names.extend(PROPERTIES.iter().map(|&property| property_key(property)));
+                names.extend(Property::ALL.iter().map(|&property| property_key(property)));
                 return Err((
                     vec![key("expect"), key("violation")],
                     format!(

@@ -8,6 +8,18 @@ use crate::random::{SimRng, Stream};
 
 /// The options of swarm seed `seed`.
 pub fn draw(seed: u64) -> RunOptions {
+    let (mut rng, mut options) = draw_first(seed);
+    draw_corners(&mut rng, &mut options);
+    options
+}
+
+/// The options swarm seed `seed` drew before the corners were added ([`draw_corners`]): what
+/// the tests that replay the runs that found earlier bugs need.
+pub fn draw_without_corners(seed: u64) -> RunOptions {
+    draw_first(seed).1
+}
+
+fn draw_first(seed: u64) -> (SimRng, RunOptions) {
     let mut rng = SimRng::stream(seed, Stream::Swarm, 0);
     let mut options = RunOptions::new(seed);
     options.swarm = true;
@@ -114,8 +126,7 @@ pub fn draw(seed: u64) -> RunOptions {
     } else {
         0.0
     };
-    draw_corners(&mut rng, &mut options);
-    options
+    (rng, options)
 }
 
 /// The options added with the coverage points, drawn after everything else: every raft and
@@ -124,11 +135,14 @@ pub fn draw(seed: u64) -> RunOptions {
 fn draw_corners(rng: &mut SimRng, options: &mut RunOptions) {
     let cluster = &mut options.cluster;
     cluster.read_mode = if cluster.check_quorum && rng.chance(0.4) {
-        // Lease reads are only correct within the lease's margin for clock drift.
+        // Lease reads are only correct within the lease's margin for clock drift, and while
+        // the application forces no elections (a node made to campaign forgets the leader it
+        // promised not to replace).
         options.faults.clock_drift_ppm_max = options
             .faults
             .clock_drift_ppm_max
             .min(cluster.lease_drift_ppm_max());
+        options.faults.forced_election_probability = 0.0;
         ReadMode::Lease
     } else {
         ReadMode::Safe

@@ -38,9 +38,11 @@ use crate::trace::{Trace, TraceItem};
 use crate::workload::{Next, Request, Workload};
 
 mod membership;
+mod promises;
 mod scheduled;
 
 use membership::MembershipChange;
+use promises::{PromiseWatch, StepContext};
 use scheduled::partition_entry;
 
 /// How often the liveness phase looks for convergence.
@@ -64,7 +66,7 @@ impl From<Violation> for Stop {
 
 /// One input to a node.
 enum Input<'a> {
-    Receive(&'a [u8]),
+    Receive { from: NodeId, bytes: &'a [u8] },
     Timers,
     Submit(Request),
     TransferLeader(NodeId),
@@ -78,6 +80,9 @@ struct PendingRequest {
     client: u64,
     attempt: u64,
     command: Option<Command>,
+    /// The highest index committed anywhere when the request was made: a read confirmed by
+    /// ReadIndex must be at or past it (Raft thesis §6.4).
+    committed_when_asked: Index,
 }
 
 /// What a node's log said about newly committed indexes before `process_ready` (which may
@@ -97,6 +102,59 @@ fn slot(log: &raft::log::RaftLog<MemStorage>, index: Index) -> Slot {
             | StorageError::SnapshotTemporarilyUnavailable,
         ) => Slot::Beyond,
     }
+}
+
+/// A leader appends a configuration change only when no other one in its log is unapplied
+/// (one change at a time, Raft thesis §4.1): `appended` are the entries it just appended.
+fn one_pending_conf_change(
+    node: NodeId,
+    log: &raft::log::RaftLog<MemStorage>,
+    appended: &[Entry],
+) -> Result<(), Violation> {
+    for entry in appended
+        .iter()
+        .filter(|entry| entry.entry_type == EntryType::ConfChange)
+    {
+        let unapplied = log
+            .slice(log.applied + 1, entry.index, u64::MAX)
+            .unwrap_or_default();
+        if let Some(other) = unapplied
+            .iter()
+            .find(|other| other.entry_type == EntryType::ConfChange)
+        {
+            return Err(Violation::at(
+                Property::ConfChangesPending,
+                node,
+                format!(
+                    "leader {node} appended a configuration change at index {} while the one \
+                     at index {} was not applied yet (applied {})",
+                    entry.index, other.index, log.applied
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A read confirmed at `read_index` must see every entry committed when it was asked for
+/// (`committed_when_asked`): ReadIndex takes the leader's commit index after it committed in its
+/// term, which covers everything any leader committed before (Raft thesis §6.4).
+fn check_read_index(
+    node: NodeId,
+    read_index: Index,
+    committed_when_asked: Index,
+) -> Result<(), Violation> {
+    if read_index >= committed_when_asked {
+        return Ok(());
+    }
+    Err(Violation::at(
+        Property::ReadIndexBehindCommit,
+        node,
+        format!(
+            "node {node} served a read at index {read_index}, but index {committed_when_asked} \
+             was already committed when the read was asked for"
+        ),
+    ))
 }
 
 fn data_hash(entry: &Entry) -> u64 {
@@ -219,6 +277,10 @@ pub struct World {
     newest_delivered: Vec<u64>,
     /// The latest leaders seen elected, oldest first: (time, node); at most three.
     recent_leaders: Vec<(u64, NodeId)>,
+    /// The oracles of Raft's optional features.
+    promises: PromiseWatch,
+    /// Per node, the applied index at which its configuration was last audited.
+    configuration_audited: Vec<Option<Index>>,
 }
 
 /// A node at the end of a run.
@@ -275,6 +337,7 @@ impl World {
                     paused_until_ms: None,
                     inbox: Vec::new(),
                     damaged: false,
+                    damaged_files: Vec::new(),
                     restart_pending: false,
                     timer_at_ms: 0,
                     member: true,
@@ -336,6 +399,8 @@ impl World {
             duplicated_sends: FxHashMap::default(),
             newest_delivered: vec![0; (node_count * node_count) as usize],
             recent_leaders: Vec::new(),
+            promises: PromiseWatch::new(&options.cluster),
+            configuration_audited: vec![None; node_count as usize],
             now_ms: 0,
             queue: EventQueue::new(),
             processes,
@@ -592,6 +657,7 @@ impl World {
             Event::Resume { node } => self.resume(*node),
             Event::PartitionEnd { epoch } => {
                 if *epoch == self.partition_epoch {
+                    self.disturbed();
                     self.network
                         .partition(Connectivity::full(self.processes.len()));
                     self.trace
@@ -610,11 +676,13 @@ impl World {
 
     fn deliver(&mut self, from: NodeId, to: NodeId, bytes: &[u8], send: u64) -> Result<(), Stop> {
         if !self.network.arrive(from, to) {
+            self.disturbed();
             return Ok(());
         }
         let process = &mut self.processes[to as usize - 1];
         if process.node().is_none() {
             self.network.stats.dropped_node_down += 1;
+            self.disturbed();
             return Ok(());
         }
         if process.paused_until_ms.is_some() {
@@ -637,7 +705,7 @@ impl World {
             _ => None,
         };
         let applied_before = self.process(to).node().map_or(0, SimNode::applied_index);
-        self.step_node(to, Input::Receive(bytes), None)?;
+        self.step_node(to, Input::Receive { from, bytes }, None)?;
         self.note_delivery(from, to, send);
         if let Some(snapshot_index) = snapshot_index {
             let applied_after = self.process(to).node().map_or(0, SimNode::applied_index);
@@ -714,11 +782,15 @@ impl World {
         let process = &mut self.processes[id as usize - 1];
         let incarnation = process.incarnation;
         process.clock.set(process.drift.local_ms(now));
-        let Some(node) = process.node_mut() else {
+        if process.node().is_none() {
             return Ok(());
-        };
+        }
+        let context = self.before_step(id, &input);
+        let node = self.processes[id as usize - 1]
+            .node_mut()
+            .expect("the node is up");
         match input {
-            Input::Receive(bytes) => match node.receive(bytes) {
+            Input::Receive { bytes, .. } => match node.receive(bytes) {
                 Ok(()) => {}
                 Err(ReceiveError::Refused(error)) => {
                     self.stats.messages_refused += 1;
@@ -760,7 +832,7 @@ impl World {
             .node_mut()
             .expect("the node is up");
         let ready = node.process_ready();
-        let result = self.after_activity(id, ready, capture);
+        let result = self.after_activity(id, ready, capture, &context);
         self.current_node = None;
         result
     }
@@ -780,6 +852,9 @@ impl World {
         let applied = self.reference.applied();
         for entry in entries {
             self.archive.keep(entry, applied);
+        }
+        if node.is_leader() {
+            one_pending_conf_change(id, log, entries)?;
         }
         self.invariants
             .observe_appended(id, previous_term, entries.iter().map(digest))
@@ -802,6 +877,7 @@ impl World {
         id: NodeId,
         ready: Result<(), NodeError>,
         capture: CommitCapture,
+        context: &StepContext,
     ) -> Result<(), Stop> {
         let crashed = self.processes[id as usize - 1].io.crashed();
         if let Err(error) = &ready {
@@ -827,11 +903,20 @@ impl World {
         );
         // The fsync time of this burst delayed what it sent; the next burst starts afresh.
         self.processes[id as usize - 1].io.take_latency_ms();
+        let mut checked = Ok(());
         for outgoing in outbox.drain(..) {
+            if checked.is_ok() {
+                checked = self.check_outgoing(id, &outgoing, context);
+            }
             self.send(id, outgoing);
         }
         self.spare_outbox = outbox;
+        checked?;
         self.observe_node(id, crashed, &capture)?;
+        self.start_committed_members()?;
+        if !crashed {
+            self.after_step(id, context)?;
+        }
         self.route_completions(id)?;
         if !crashed && self.applied_own_removal(id) && self.may_leave(id) {
             self.remove(id);
@@ -853,6 +938,7 @@ impl World {
             to,
             bytes,
             latency_ms,
+            ..
         } = outgoing;
         // Nodes only send what raft's codec encoded; counting reads the type, and for an
         // append response the reject flag, without decoding the rest.
@@ -862,9 +948,20 @@ impl World {
                     .is_ok_and(|(_, reject)| reject);
             self.stats.raft_messages.count_sent(msg_type, reject);
         }
+        let dropped_before = self.network.stats.dropped();
         let arrivals = self
             .network
             .send(self.now_ms + latency_ms, from, to, bytes.len());
+        // A lost message, or one slow enough to matter, may legitimately start an election.
+        if self.network.stats.dropped() > dropped_before {
+            self.disturbed();
+        }
+        let quiet_ms = self.now_ms + self.promises.stability.quiet_delay_ms_max();
+        if let Some(&slowest) = arrivals.as_slice().iter().max() {
+            if slowest > quiet_ms {
+                self.promises.stability.disturbed(slowest);
+            }
+        }
         self.sends += 1;
         let send = self.sends;
         match arrivals.as_slice() {
@@ -957,8 +1054,65 @@ impl World {
             self.stats.store_audits += 1;
             self.reference.check_store(id, applied, node.store())?;
         }
+        self.audit_configuration(id)?;
         if !crashed {
             self.note_node_coverage(id, elected);
+        }
+        Ok(())
+    }
+
+    /// Every configuration a node acts in is the one its applied log implies: kvapp's and
+    /// raft's view of it equal the reference's at the node's applied index.
+    fn audit_configuration(&mut self, id: NodeId) -> Result<(), Violation> {
+        let Some(node) = self.processes[id as usize - 1].node() else {
+            return Ok(());
+        };
+        let applied = node.applied_index();
+        if self.configuration_audited[id as usize - 1] == Some(applied)
+            || applied > self.reference.applied()
+            || self.reference.stalled().is_some()
+        {
+            return Ok(());
+        }
+        self.configuration_audited[id as usize - 1] = Some(applied);
+        let expected = self.reference.configuration_at(applied);
+        let applied_conf = node.conf_state();
+        let raft_conf = node.raw().raft.tracker.conf_state();
+        if applied_conf != expected || raft_conf != *expected {
+            return Err(Violation::at(
+                Property::ConfigurationDiverged,
+                id,
+                format!(
+                    "node {id} at applied index {applied} acts in configuration {raft_conf:?} \
+                     (applied: {applied_conf:?}), but its log implies {expected:?}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts the nodes that the newest committed configuration counts but that had shut down
+    /// after applying their removal (a change that added one back raced with its removal), as
+    /// an operator who added a node would start it.
+    fn start_committed_members(&mut self) -> Result<(), Stop> {
+        if !self.processes.iter().any(Process::is_removed) {
+            return Ok(());
+        }
+        let (index, conf) = self.reference.latest_configuration();
+        let returning: Vec<NodeId> = self
+            .processes
+            .iter()
+            .filter(|process| process.is_removed() && conf.contains(process.id))
+            .map(|process| process.id)
+            .collect();
+        for id in returning {
+            self.trace.note(
+                self.now_ms,
+                format!("node {id} is a member again at index {index}: it starts again"),
+            );
+            self.rejoin(id);
+            self.open(id)?;
+            self.process(id).rejoin_after_index = index;
         }
         Ok(())
     }
@@ -981,6 +1135,7 @@ impl World {
             }
         }
         if elected {
+            self.promises.stability.disturbed(self.now_ms);
             self.workload.on_new_leader(self.now_ms);
             if self.recent_leaders.len() == 3 {
                 self.recent_leaders.remove(0);
@@ -1040,6 +1195,9 @@ impl World {
                 self.reference
                     .check_acknowledged(id, applied, command, reply)?;
             }
+            if let Some(read_index) = completion.read_index {
+                check_read_index(id, read_index, pending.committed_when_asked)?;
+            }
             let next = self.workload.on_outcome(
                 pending.client,
                 pending.attempt,
@@ -1092,6 +1250,7 @@ impl World {
             client,
             attempt: attempt.attempt,
             command,
+            committed_when_asked: self.invariants.committed_index(),
         };
         self.step_node(attempt.node, Input::Submit(attempt.request), Some(pending))
     }
@@ -1107,6 +1266,7 @@ impl World {
 
     /// Starts node `id` from its disk (a new one bootstraps the cluster).
     fn open(&mut self, id: NodeId) -> Result<(), Stop> {
+        self.disturbed();
         let now = self.now_ms;
         let seed = self.options.seed;
         let config_options = self.options.cluster.clone();
@@ -1153,6 +1313,22 @@ impl World {
                 if process.damaged {
                     self.coverage.hit(Point::DamagedDiskRefused);
                     let reason = format!("recovery refused the damaged disk: {error}");
+                    let named = process
+                        .damaged_files
+                        .iter()
+                        .any(|file| reason.contains(file.as_str()));
+                    if !named {
+                        return Err(Violation::at(
+                            Property::RecoveryFailed,
+                            id,
+                            format!(
+                                "node {id} refused its disk, damaged in {:?}, with an error that \
+                                 names none of those files: {error}",
+                                process.damaged_files
+                            ),
+                        )
+                        .into());
+                    }
                     process.life = Life::Destroyed(reason.clone());
                     self.faults.stats.destroyed_nodes += 1;
                     self.stats.destroyed.push((id, reason.clone()));
@@ -1227,6 +1403,7 @@ impl World {
     /// Power loss at node `id`: the node and its volatile state are gone, its disk keeps what
     /// the crash model keeps.
     fn crash(&mut self, id: NodeId, reason: &str) {
+        self.promises.node_stopped(id, self.now_ms);
         let now = self.now_ms;
         let process = &mut self.processes[id as usize - 1];
         let life = std::mem::replace(&mut process.life, Life::Destroyed(String::new()));
@@ -1290,15 +1467,24 @@ impl World {
     }
 
     fn unpause(&mut self, id: NodeId) -> Result<(), Stop> {
+        // Its clock stood still: the watches on its leadership and its leases start afresh.
+        self.promises.node_stopped(id, self.now_ms);
         let process = self.process(id);
         process.paused_until_ms = None;
         let inbox = std::mem::take(&mut process.inbox);
-        for (_from, bytes) in inbox {
+        for (from, bytes) in inbox {
             if self.process(id).node().is_none() {
                 break;
             }
             self.network.stats.delivered += 1;
-            self.step_node(id, Input::Receive(&bytes), None)?;
+            self.step_node(
+                id,
+                Input::Receive {
+                    from,
+                    bytes: &bytes,
+                },
+                None,
+            )?;
         }
         if self.process(id).node().is_some() {
             self.step_node(id, Input::Timers, None)?;
@@ -1383,6 +1569,11 @@ impl World {
                 self.crash_node(node, during_operation);
             }
             FaultAction::Pause { node, duration_ms } => {
+                // A fault drawn earlier in the same tick may have crashed the node: a process
+                // that is down has nothing to pause (as a scheduled pause skips it).
+                if !self.process(node).is_running() {
+                    return Ok(());
+                }
                 self.record(Action::Pause(schedule::Pause {
                     node: NodeRef::Id(node),
                     duration_ms,
@@ -1479,6 +1670,7 @@ impl World {
     }
 
     fn pause(&mut self, node: NodeId, duration_ms: u64) {
+        self.promises.node_stopped(node, self.now_ms);
         let now = self.now_ms;
         self.faults.stats.pauses += 1;
         let leads = self.process(node).node().is_some_and(SimNode::is_leader);
@@ -1498,6 +1690,7 @@ impl World {
         description: &str,
         duration_ms: Option<u64>,
     ) {
+        self.disturbed();
         let now = self.now_ms;
         self.partition_epoch += 1;
         *self
@@ -1520,6 +1713,7 @@ impl World {
     }
 
     fn clog(&mut self, from: NodeId, to: NodeId, duration_ms: u64) {
+        self.disturbed();
         let now = self.now_ms;
         self.faults.stats.clogs += 1;
         self.network.clog(from, to, now + duration_ms);
@@ -1539,6 +1733,7 @@ impl World {
     }
 
     fn transfer_leader(&mut self, to: NodeId) -> Result<(), Stop> {
+        self.disturbed();
         let now = self.now_ms;
         if let Some(leader) = self.first_running_leader().filter(|&leader| leader != to) {
             self.faults.stats.leader_transfers += 1;
@@ -1550,6 +1745,9 @@ impl World {
     }
 
     fn campaign(&mut self, node: NodeId) -> Result<(), Stop> {
+        self.disturbed();
+        // A node made to campaign forgets its leader, and with it its promise not to vote.
+        self.promises.lease_votes.void(node);
         self.faults.stats.forced_elections += 1;
         self.trace
             .note(self.now_ms, format!("node {node} forced to campaign"));
@@ -1599,6 +1797,7 @@ impl World {
     /// back. (Its durable term and vote must survive: a node that rejoined with an empty disk
     /// could vote twice in a term that nodes not yet aware of its removal still count it in.)
     fn remove(&mut self, id: NodeId) {
+        self.promises.node_stopped(id, self.now_ms);
         let now = self.now_ms;
         let process = &mut self.processes[id as usize - 1];
         let life = std::mem::replace(&mut process.life, Life::Destroyed(String::new()));
@@ -1631,6 +1830,7 @@ impl World {
     }
 
     fn corrupt(&mut self, id: NodeId, bad_sector: bool) {
+        self.disturbed();
         let now = self.now_ms;
         let process = &mut self.processes[id as usize - 1];
         let disk = match &mut process.life {
@@ -1646,8 +1846,13 @@ impl World {
         let Some((file, place)) = damage else {
             return;
         };
+        // The durability oracle still binds the node: a disk damaged where recovery must notice
+        // is refused (naming the file), or recovered without losing what was durable before
+        // (an older snapshot with the WAL that covers the gap): a silent loss is a bug.
         process.damaged = true;
-        self.invariants.forgive_durability(id);
+        if !process.damaged_files.contains(&file) {
+            process.damaged_files.push(file.clone());
+        }
         if bad_sector {
             self.faults.stats.bad_sectors += 1;
             self.trace.note(
@@ -1664,6 +1869,7 @@ impl World {
     // ----- The liveness phase ----------------------------------------------------------------
 
     fn heal(&mut self) -> Result<(), Stop> {
+        self.disturbed();
         let now = self.now_ms;
         self.healed_at_ms = Some(now);
         self.partition_epoch += 1;
@@ -1709,8 +1915,20 @@ impl World {
                     } else {
                         String::new()
                     };
+                    let conf = node.conf_state();
+                    let mut configuration = format!("voters {:?}", conf.voters);
+                    if conf.is_joint() {
+                        configuration.push_str(&format!(
+                            " outgoing {:?}{}",
+                            conf.voters_outgoing,
+                            if conf.auto_leave { "" } else { " (left when asked)" }
+                        ));
+                    }
+                    if !conf.learners.is_empty() {
+                        configuration.push_str(&format!(" learners {:?}", conf.learners));
+                    }
                     format!(
-                        "{} {:?} term {} leader {} last {} commit {} applied {}{}{progress}",
+                        "{} {:?} term {} leader {} last {} commit {} applied {} {configuration}{}{progress}",
                         process.id,
                         raft.role,
                         raft.term,
@@ -1803,6 +2021,45 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_served_below_the_commit_index_it_was_asked_at_is_a_violation() {
+        assert!(check_read_index(1, 7, 7).is_ok());
+        assert!(check_read_index(1, 9, 7).is_ok());
+        let violation = check_read_index(2, 6, 7).unwrap_err();
+        assert_eq!(violation.property, Property::ReadIndexBehindCommit);
+        assert_eq!(violation.node, Some(2));
+    }
+
+    #[test]
+    fn a_leader_appending_a_second_unapplied_conf_change_is_a_violation() {
+        let conf_change = |index| Entry {
+            index,
+            term: 2,
+            entry_type: EntryType::ConfChange,
+            data: raft::codec::encode_conf_change(&raft::ConfChange::add_voter(9)),
+        };
+        let normal = |index| Entry {
+            index,
+            term: 2,
+            ..Entry::default()
+        };
+        let mut storage = MemStorage::new();
+        storage
+            .append(&[normal(1), conf_change(2), normal(3)])
+            .unwrap();
+        let mut log = raft::log::RaftLog::new(storage, u64::MAX);
+        log.committed = 3;
+        log.applied_to(1);
+        let appended = [conf_change(4)];
+        log.append(&appended);
+        let violation = one_pending_conf_change(1, &log, &appended).unwrap_err();
+        assert_eq!(violation.property, Property::ConfChangesPending);
+        assert!(violation.detail.contains("index 2"), "{violation}");
+        // Once the first is applied, the second is the only one pending.
+        log.applied_to(3);
+        assert!(one_pending_conf_change(1, &log, &appended).is_ok());
+    }
 
     fn entry(index: Index, term: Term) -> Entry {
         Entry {

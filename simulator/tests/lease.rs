@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use simulator::options::ReadMode;
+use simulator::oracles::Property;
 use simulator::report::Verdict;
 use simulator::run::{options_for, run_seed};
 use simulator::scenario::{replay, Scenario};
@@ -36,10 +37,12 @@ fn beyond_the_drift_margin_a_lease_read_is_stale() {
     assert!(replayed.outcome.matched, "{}", replayed.report.text(false));
     match &replayed.report.verdict {
         Verdict::SafetyViolation(violation) => {
-            assert!(
-                violation.detail.contains("Get"),
-                "a read is the operation that cannot take effect: {violation}"
-            )
+            assert_eq!(
+                violation.property,
+                Property::ReadIndexBehindCommit,
+                "a read confirmed below a committed write: {violation}"
+            );
+            assert_eq!(violation.node, Some(1), "at the old leader: {violation}");
         }
         other => panic!("expected a stale read, got {other:?}"),
     }
@@ -84,6 +87,10 @@ fn swarm_seeds_with_lease_reads_keep_their_drift_inside_the_margin() {
         }
         lease_seeds += 1;
         assert!(options.cluster.check_quorum, "seed {seed}");
+        assert_eq!(
+            options.faults.forced_election_probability, 0.0,
+            "seed {seed}"
+        );
         assert!(
             options.faults.clock_drift_ppm_max <= options.cluster.lease_drift_ppm_max(),
             "seed {seed}: drift {} beyond the margin {}",
@@ -110,6 +117,7 @@ fn lease_runs_under_every_fault_stay_linearizable() {
                 "cluster.check_quorum=true".to_string(),
                 "cluster.read_mode=\"Lease\"".to_string(),
                 "faults.fault_window_ms=4000".to_string(),
+                "faults.forced_election_probability=0".to_string(),
             ],
         )
         .expect("options");

@@ -9,6 +9,16 @@ use simulator::run::{options_for, run_seed};
 /// below replay the runs that found their bugs.
 const AS_FOUND: [&str; 1] = ["workload.session_close_probability=0"];
 
+/// The options swarm seed `seed` drew when it found its bug: before session closes and the
+/// corners (`swarm::draw_without_corners`), with `extra` settings on top.
+fn as_found(seed: u64, extra: &[&str]) -> simulator::options::RunOptions {
+    let mut options = simulator::swarm::draw_without_corners(seed);
+    for setting in AS_FOUND.iter().chain(extra) {
+        simulator::options::apply_setting(&mut options, setting).expect("a valid setting");
+    }
+    options
+}
+
 fn settings(list: &[&str]) -> Vec<String> {
     list.iter().map(|setting| setting.to_string()).collect()
 }
@@ -131,7 +141,7 @@ fn seed_2_converges_now_that_raft_frees_a_full_inflight_window() {
 #[test]
 fn the_orphan_snapshot_seeds_pass() {
     for seed in [913, 1216, 1393, 1584, 2408] {
-        let options = options_for(seed, true, &settings(&AS_FOUND)).unwrap();
+        let options = as_found(seed, &[]);
         let report = run_seed(&options, false, false);
         assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
     }
@@ -217,16 +227,13 @@ fn the_removed_node_still_needed_seeds_pass() {
 /// pre-vote, in the configuration it applied (`raft::RawNode::set_finishing_removal`).
 #[test]
 fn the_removed_leader_deposed_seed_passes() {
-    let options = options_for(
+    let options = as_found(
         826,
-        true,
-        &settings(&[
+        &[
             "faults.membership_change_probability=0.3",
             "disk.corruption_probability=0",
-            AS_FOUND[0],
-        ]),
-    )
-    .unwrap();
+        ],
+    );
     let report = run_seed(&options, false, false);
     assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
     assert!(report.stats.faults.nodes_removed > 0);
@@ -243,7 +250,6 @@ fn the_stale_term_and_forgotten_removal_seeds_pass() {
     let membership = [
         "faults.membership_change_probability=0.3",
         "disk.corruption_probability=0",
-        AS_FOUND[0],
     ];
     let no_check_quorum = [
         "cluster.node_count=3",
@@ -269,7 +275,11 @@ fn the_stale_term_and_forgotten_removal_seeds_pass() {
         (2072, false, &no_check_quorum),
     ];
     for (seed, swarm, extra) in cases {
-        let options = options_for(seed, swarm, &settings(extra)).unwrap();
+        let options = if swarm {
+            as_found(seed, extra)
+        } else {
+            options_for(seed, swarm, &settings(extra)).unwrap()
+        };
         let report = run_seed(&options, false, false);
         assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));
         assert!(report.stats.faults.membership_changes > 0, "seed {seed}");
@@ -283,12 +293,7 @@ fn the_stale_term_and_forgotten_removal_seeds_pass() {
 #[test]
 fn membership_changes_keep_the_damaged_disks_a_minority() {
     for seed in [87, 278, 496, 530] {
-        let options = options_for(
-            seed,
-            true,
-            &settings(&["faults.membership_change_probability=0.3", AS_FOUND[0]]),
-        )
-        .unwrap();
+        let options = as_found(seed, &["faults.membership_change_probability=0.3"]);
         assert!(options.disk.corruption_probability > 0.0, "seed {seed}");
         let report = run_seed(&options, false, false);
         assert_eq!(report.verdict, Verdict::Pass, "{}", report.text(false));

@@ -298,7 +298,10 @@ impl NodeLoop {
     }
 
     fn route_completions(&mut self) {
-        for Completion { request, outcome } in self.node.take_completions() {
+        for Completion {
+            request, outcome, ..
+        } in self.node.take_completions()
+        {
             let submitted = CloseState::Submitted { request };
             if let Some(position) = self
                 .closes

@@ -10,6 +10,7 @@
 //! violations; the world extracts those values from `kvapp::Node` (see `world.rs`).
 
 pub mod invariants;
+pub mod promises;
 pub mod reference;
 
 use std::fmt;
@@ -45,6 +46,58 @@ pub enum Property {
     UnexpectedError,
     /// The client history is not linearizable.
     Linearizability,
+    /// With CheckQuorum, a follower voted (or pre-voted) for another node within an election
+    /// timeout of hearing from its leader, without a transfer forcing the election (Raft
+    /// thesis §4.2.3).
+    VoteInsideLease,
+    /// With PreVote, a node raised its term by campaigning without a quorum of pre-votes
+    /// (thesis §9.6).
+    PreVoteSkipped,
+    /// With CheckQuorum, a leader that heard from no quorum did not step down in time
+    /// (thesis §6.2).
+    CheckQuorumStepDown,
+    /// A leadership transfer neither completed nor was given up within an election timeout
+    /// (thesis §3.10).
+    TransferDeadline,
+    /// A stretch without faults, lost or slow messages raised a term while a leader led.
+    FaultFreeStability,
+    /// A message that promises durable state (a granted vote, a vote request, an accepted
+    /// append) left a node while the state it promises was not durable (the Ready contract).
+    ReadyContract,
+    /// A read was confirmed at an index below the commit index of the cluster when the read
+    /// was asked for (Raft thesis §6.4).
+    ReadIndexBehindCommit,
+    /// A leader's log held two configuration changes that were not applied (one at a time,
+    /// thesis §4.1).
+    ConfChangesPending,
+    /// A node acts in a configuration that its applied log does not imply.
+    ConfigurationDiverged,
+}
+
+impl Property {
+    /// Every property, in declaration order.
+    pub const ALL: &'static [Property] = &[
+        Property::ElectionSafety,
+        Property::LogMatching,
+        Property::CommittedEntryChanged,
+        Property::LeaderCompleteness,
+        Property::IndexWentBack,
+        Property::DurableStateLost,
+        Property::AppliedStateDiverged,
+        Property::AcknowledgedWrite,
+        Property::RecoveryFailed,
+        Property::UnexpectedError,
+        Property::Linearizability,
+        Property::VoteInsideLease,
+        Property::PreVoteSkipped,
+        Property::CheckQuorumStepDown,
+        Property::TransferDeadline,
+        Property::FaultFreeStability,
+        Property::ReadyContract,
+        Property::ReadIndexBehindCommit,
+        Property::ConfChangesPending,
+        Property::ConfigurationDiverged,
+    ];
 }
 
 impl Property {
@@ -62,6 +115,15 @@ impl Property {
             Property::RecoveryFailed => "recovery failed",
             Property::UnexpectedError => "unexpected error",
             Property::Linearizability => "linearizability",
+            Property::VoteInsideLease => "vote inside lease",
+            Property::PreVoteSkipped => "pre vote skipped",
+            Property::CheckQuorumStepDown => "check quorum step down",
+            Property::TransferDeadline => "transfer deadline",
+            Property::FaultFreeStability => "fault free stability",
+            Property::ReadyContract => "ready contract",
+            Property::ReadIndexBehindCommit => "read index behind commit",
+            Property::ConfChangesPending => "conf changes pending",
+            Property::ConfigurationDiverged => "configuration diverged",
         }
     }
 }

@@ -12,7 +12,8 @@
 use std::hash::{Hash, Hasher};
 
 use kvapp::store::{decode_command, ClientId, Command, Reply, Sequence, Session, Store};
-use raft::{Entry, EntryType, Index, NodeId};
+use raft::tracker::ProgressTracker;
+use raft::{ConfChange, ConfState, Entry, EntryType, Index, NodeId};
 use rustc_hash::{FxHashMap, FxHasher};
 
 use super::{Property, Violation};
@@ -69,6 +70,20 @@ pub struct Reference {
     /// there. (A node can apply entries whose commitment the oracles only learn later, when a
     /// configuration change shrinks the quorum and the node compacts them in the same step.)
     pending_acknowledgements: Vec<(NodeId, Index, Command, Reply)>,
+    /// The configuration the committed log implies, from each index that changed it on:
+    /// `(index, configuration)`, ascending, starting at index 0 with the empty one.
+    configurations: Vec<(Index, ConfState)>,
+}
+
+/// The configuration after `change` is applied to `conf`, as raft computes it; `None` when
+/// raft refuses the change (every node then refuses it the same way).
+pub fn next_configuration(conf: &ConfState, change: &ConfChange) -> Option<ConfState> {
+    let mut tracker = ProgressTracker::new(1);
+    let (config, progress) = raft::confchange::restore(&tracker, 1, conf).ok()?;
+    tracker.apply(config, progress);
+    let (config, progress) = raft::confchange::apply_conf_change(&tracker, 1, change).ok()?;
+    tracker.apply(config, progress);
+    Some(tracker.conf_state())
 }
 
 impl Default for Reference {
@@ -89,7 +104,22 @@ impl Reference {
             stalled: None,
             refused_for_closed_sessions: 0,
             pending_acknowledgements: Vec::new(),
+            configurations: vec![(0, ConfState::default())],
         }
+    }
+
+    /// The configuration the committed log implies at `index` (after applying it).
+    pub fn configuration_at(&self, index: Index) -> &ConfState {
+        let position = self
+            .configurations
+            .partition_point(|(changed_at, _)| *changed_at <= index);
+        &self.configurations[position.saturating_sub(1)].1
+    }
+
+    /// The newest configuration the committed log implies, and the index that made it.
+    pub fn latest_configuration(&self) -> (Index, &ConfState) {
+        let (index, conf) = self.configurations.last().expect("never empty");
+        (*index, conf)
     }
 
     /// The last index applied.
@@ -150,6 +180,14 @@ impl Reference {
         if entry.entry_type == EntryType::Normal && !entry.data.is_empty() {
             if let Ok(command) = decode_command(&entry.data) {
                 self.apply_command(entry.index, &command);
+            }
+        }
+        if entry.entry_type == EntryType::ConfChange {
+            if let Ok(change) = raft::codec::decode_conf_change(&entry.data) {
+                let (_, current) = self.latest_configuration();
+                if let Some(next) = next_configuration(current, &change) {
+                    self.configurations.push((entry.index, next));
+                }
             }
         }
         self.applied = entry.index;
@@ -311,6 +349,49 @@ impl Reference {
 mod tests {
     use super::*;
     use kvapp::store::{encode_command, Operation};
+
+    fn conf_entry(index: Index, change: &ConfChange) -> Entry {
+        Entry {
+            index,
+            term: 1,
+            entry_type: EntryType::ConfChange,
+            data: raft::codec::encode_conf_change(change),
+        }
+    }
+
+    #[test]
+    fn the_configuration_follows_the_committed_changes_by_index() {
+        let mut reference = Reference::new();
+        for (index, id) in [(1, 1), (2, 2), (3, 3)] {
+            reference
+                .apply(&conf_entry(index, &ConfChange::add_voter(id)))
+                .unwrap();
+        }
+        let mut joint = ConfChange::add_learner(4);
+        joint.changes.extend(ConfChange::remove_node(1).changes);
+        joint.transition = raft::ConfChangeTransition::JointExplicit;
+        reference.apply(&conf_entry(4, &joint)).unwrap();
+        // A change raft refuses (a simple change while joint) leaves the configuration as is.
+        reference
+            .apply(&conf_entry(5, &ConfChange::add_voter(5)))
+            .unwrap();
+        reference
+            .apply(&conf_entry(6, &ConfChange::leave_joint()))
+            .unwrap();
+        assert_eq!(reference.configuration_at(0), &ConfState::default());
+        assert_eq!(reference.configuration_at(2).voters, vec![1, 2]);
+        let during = reference.configuration_at(5);
+        assert_eq!(during.voters, vec![2, 3]);
+        assert_eq!(during.voters_outgoing, vec![1, 2, 3]);
+        assert_eq!(during.learners, vec![4]);
+        assert!(!during.auto_leave);
+        let after = reference.configuration_at(6);
+        assert_eq!(
+            (after.voters.clone(), after.learners.clone()),
+            (vec![2, 3], vec![4])
+        );
+        assert_eq!(reference.latest_configuration().0, 6);
+    }
 
     fn put(
         index: Index,

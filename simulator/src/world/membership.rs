@@ -372,6 +372,7 @@ impl World {
     /// waits to be added.
     pub(super) fn change_membership(&mut self, change: &MembershipChange) -> Result<(), Stop> {
         let now = self.now_ms;
+        self.disturbed();
         let conf = self.processes[change.through as usize - 1]
             .node()
             .map(|node| node.conf_state().clone())
