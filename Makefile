@@ -14,8 +14,8 @@ DETERMINISM_SEEDS ?= 0..50
 all: test
 
 ## test: the regression gate (formatting, lints, every test, which replays every scenario file
-## against its snapshot). CI runs exactly this.
-test: lint unit fuzz-smoke sim-gate
+## against its snapshot, and every bug scenario against its re-planted bug). CI runs exactly this.
+test: lint unit fuzz-smoke sim-gate scenario-mutants
 
 lint:
 	$(CARGO) fmt --all -- --check
