@@ -3,7 +3,7 @@ CARGO ?= cargo
 SEEDS ?= 0..300
 JOBS ?= 2
 
-.PHONY: all test lint fmt unit sim sim-gate sweep repro shrink replay determinism bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
+.PHONY: all test lint fmt unit sim sim-gate scenario-mutants sweep repro shrink replay determinism bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
 
 # The simulator's command line, built in release (a debug build simulates ten times slower).
 RAFTSIM ?= $(CARGO) run --quiet --release -p simulator --bin raftsim --
@@ -14,8 +14,8 @@ DETERMINISM_SEEDS ?= 0..50
 all: test
 
 ## test: the regression gate (formatting, lints, every test, which replays every scenario file
-## against its snapshot). CI runs exactly this.
-test: lint unit fuzz-smoke sim-gate
+## against its snapshot, and every bug scenario against its re-planted bug). CI runs exactly this.
+test: lint unit fuzz-smoke sim-gate scenario-mutants
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -39,6 +39,16 @@ sim:
 sim-gate:
 	$(RAFTSIM) sweep --swarm --seeds $(GATE_SEEDS) --jobs $(JOBS) --allow-known-bugs --quiet
 	$(RAFTSIM) sweep --swarm --seeds $(DETERMINISM_SEEDS) --jobs $(JOBS) --allow-known-bugs --check-determinism --quiet
+
+## scenario-mutants: every scenario named for a bug (scenarios/etcd-*, scenarios/regression-*)
+## must catch that bug: scenarios/mutations/NAME.patch re-plants it in a scratch copy of the
+## sources (under target/scenario-mutants/), raftsim is built from it (the fast `mutants`
+## profile) and `raftsim replay scenarios/NAME.json` must fail. One line per patch: killed or
+## SURVIVED. Fails if one survives, a patch is missing or does not apply, or a build fails.
+## SCENARIO_MUTANTS='NAME …' runs only those patches.
+SCENARIO_MUTANTS ?=
+scenario-mutants:
+	CARGO='$(CARGO)' SCENARIO_MUTANTS_JOBS=$(JOBS) SCENARIO_MUTANTS='$(SCENARIO_MUTANTS)' scripts/scenario-mutants.sh
 
 ## sweep: any seed range with any options, e.g.
 ##   make sweep SEEDS=1000..2000 ARGS='--set cluster.node_count=3 --set faults.fault_window_ms=5000'
