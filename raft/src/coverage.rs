@@ -121,6 +121,9 @@ coverage_points! {
     ElectionSplit => "elections.split_vote",
     /// A candidate or pre-candidate counted a majority of refusals and gave up.
     ElectionLost => "elections.lost",
+    /// A pre-candidate ignored a pre-vote granted for another term: a late answer to an
+    /// earlier pre-election.
+    StalePreVoteGrantIgnored => "elections.stale_pre_vote_grant_ignored",
     /// A candidate or pre-candidate stepped down on a message of a higher term.
     CandidateSteppedDown => "elections.candidate_stepped_down",
     /// A node became leader with entries of earlier terms past its commit index.

@@ -1307,6 +1307,7 @@ impl<S: Storage> Raft<S> {
                     && !message.reject
                     && message.term != self.term + 1
                 {
+                    self.hit(Point::StalePreVoteGrantIgnored);
                     return Ok(());
                 }
                 match self.poll(message.from, !message.reject) {
