@@ -41,9 +41,6 @@ raft::coverage_points! {
     LearnerPromoted => "membership.learner_promoted",
     /// A voter was demoted to learner.
     VoterDemoted => "membership.voter_demoted",
-    /// A configuration change entry was applied but refused (it does not fit the
-    /// configuration it meets), the same way on every node.
-    ConfChangeRefusedOnApply => "membership.conf_change_refused_on_apply",
     /// A node restarted from a snapshot file.
     RestartFromSnapshot => "storage.restart_from_snapshot",
     /// A node restarting from a snapshot replayed WAL entries past it.

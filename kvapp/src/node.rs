@@ -336,6 +336,9 @@ pub struct Node<D: Disk, T: Transport, C: Clock> {
     /// The index at which this node applied a configuration without itself after one with it:
     /// it has been removed and is leaving (see [`Node::may_leave`]).
     removed_at: Option<Index>,
+    /// The index at which this node applied a configuration that made it a learner after one
+    /// that counted its vote, until the others know it is committed.
+    demoted_at: Option<Index>,
     /// The highest commit index a leader has sent this node (in an append or a heartbeat), or
     /// the index of a snapshot it sent.
     leader_commit_heard: Index,
@@ -395,6 +398,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             pending_conf_change: None,
             completions: Vec::new(),
             removed_at,
+            demoted_at: None,
             leader_commit_heard: 0,
             apply_queue: VecDeque::new(),
             coverage,
@@ -581,13 +585,44 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     /// one the others need. (A removed node that restarts and is never
     /// contacted again stays up: safe, and the operator's call. Found by the simulator.)
     pub fn may_leave(&self) -> bool {
-        let Some(removed_at) = self.removed_at else {
-            return false;
-        };
+        self.removed_at
+            .is_some_and(|at| self.others_know_committed(at))
+    }
+
+    /// Whether the voters of the configuration this node applied know that the entry at
+    /// `index` is committed (see [`Node::may_leave`]).
+    fn others_know_committed(&self, index: Index) -> bool {
         if self.raw.raft.role == StateRole::Leader {
-            self.raw.raft.quorum_reported_commit(removed_at)
+            self.raw.raft.quorum_reported_commit(index)
         } else {
-            self.leader_commit_heard >= removed_at
+            self.leader_commit_heard >= index
+        }
+    }
+
+    /// Whether this node left the voters (it was removed, or demoted to learner) and the
+    /// others may not know it yet: until they do they may need its vote, or its log, so it
+    /// may campaign in the configuration it applied ([`RawNode::set_finishing_removal`]). A
+    /// leader that demotes itself and steps down at once (`step_down_on_removal`) may hold the
+    /// only up-to-date log while the others, still in the configuration that counted it, need
+    /// it to elect anyone (found by the simulator).
+    fn finishing_leaving_voters(&self) -> bool {
+        self.removed_at.is_some()
+            || self
+                .demoted_at
+                .is_some_and(|at| !self.others_know_committed(at))
+    }
+
+    /// Tells raft whether this node is still finishing leaving the voters.
+    fn update_finishing(&mut self) {
+        if self
+            .demoted_at
+            .is_some_and(|at| self.others_know_committed(at))
+        {
+            self.demoted_at = None;
+        }
+        let finishing = self.finishing_leaving_voters();
+        if self.raw.raft.finishing_removal != finishing {
+            self.raw.set_finishing_removal(finishing);
         }
     }
 
@@ -598,10 +633,13 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
     /// never learn that it may leave.)
     fn hand_over_if_leaving(&mut self) {
         let raft = &self.raw.raft;
-        if raft.role != StateRole::Leader
-            || raft.lead_transferee != raft::INVALID_ID
-            || !self.may_leave()
-        {
+        let leaving = self.may_leave()
+            || (!raft.tracker.config.voters.contains(self.config.id)
+                && raft.finishing_removal
+                && self
+                    .demoted_at
+                    .is_some_and(|at| self.others_know_committed(at)));
+        if raft.role != StateRole::Leader || raft.lead_transferee != raft::INVALID_ID || !leaving {
             return;
         }
         let best = raft
@@ -626,15 +664,23 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
         self.removed_at.is_some()
     }
 
-    /// Notes the configuration just applied at `index`: a removal of this node, or its return.
+    /// Notes the configuration just applied at `index`: a removal of this node, its demotion
+    /// to learner, or its return.
     fn note_configuration(&mut self, before: &ConfState, index: Index) {
         let id = self.config.id;
+        let votes =
+            |conf: &ConfState| conf.voters.contains(&id) || conf.voters_outgoing.contains(&id);
         if self.conf_state.contains(id) {
             self.removed_at = None;
         } else if before.contains(id) {
             self.removed_at = Some(index);
         }
-        self.raw.set_finishing_removal(self.removed_at.is_some());
+        if votes(&self.conf_state) || !self.conf_state.contains(id) {
+            self.demoted_at = None;
+        } else if votes(before) {
+            self.demoted_at = Some(index);
+        }
+        self.update_finishing();
     }
 
     fn new_request_id(&mut self) -> RequestId {
@@ -835,6 +881,7 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
 
     /// Handles every pending `Ready`: persist, send, apply, advance. A storage error is fatal.
     pub fn process_ready(&mut self) -> Result<(), NodeError> {
+        self.update_finishing();
         self.hand_over_if_leaving();
         // Entries applied since the last call (a tick drains the apply queue) may let
         // confirmed reads go.
@@ -1070,7 +1117,6 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             Err(error) => {
                 // Deterministic on every node: the same change on the same configuration.
                 tracing::warn!(index = entry.index, %error, "configuration change refused");
-                self.coverage.hit(Point::ConfChangeRefusedOnApply);
                 if let Some(pending) = pending {
                     self.complete(pending.request, Outcome::Failed(error.to_string()));
                 }

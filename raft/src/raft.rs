@@ -103,10 +103,11 @@ pub struct Raft<S: Storage> {
     /// Reads received before the leader committed an entry of its own term (etcd #7331): until
     /// then its commit index may be stale, so they wait.
     pending_read_index_messages: Vec<Message>,
-    /// Set by the application while this node has applied its own removal but must not stop
-    /// yet, because the others may not know that the removal is committed (see
-    /// [`crate::RawNode::set_finishing_removal`]). Such a node may campaign, always through a
-    /// pre-vote, in the configuration it applied, which does not contain it.
+    /// Set by the application while this node has applied a configuration that no longer
+    /// counts its vote (its removal, or its demotion to learner) but the others may not know
+    /// yet that it is committed (see [`crate::RawNode::set_finishing_removal`]). Such a node
+    /// may campaign, always through a pre-vote, in the configuration it applied, whose voters
+    /// do not include it.
     pub finishing_removal: bool,
     /// Whether this leader started a leadership transfer in its term. The transferee's election
     /// is forced past the voters' leases (thesis §3.10), so once TimeoutNow is out, even if the
@@ -603,7 +604,7 @@ impl<S: Storage> Raft<S> {
     /// see [`Raft::finishing_removal`]) and is not waiting to apply a snapshot.
     pub fn promotable(&self) -> bool {
         let voter = match self.tracker.progress.get(&self.id) {
-            Some(progress) => !progress.is_learner,
+            Some(progress) => !progress.is_learner || self.finishing_removal,
             None => self.finishing_removal,
         };
         voter && !self.raft_log.has_pending_snapshot()
@@ -611,7 +612,7 @@ impl<S: Storage> Raft<S> {
 
     /// Whether this node campaigns from outside its configuration to finish its removal.
     fn campaigns_from_outside(&self) -> bool {
-        self.finishing_removal && !self.tracker.progress.contains_key(&self.id)
+        self.finishing_removal && !self.tracker.config.voters.contains(self.id)
     }
 
     // ----- Ticks -----------------------------------------------------------------------------

@@ -323,13 +323,14 @@ impl<S: Storage> RawNode<S> {
         }
     }
 
-    /// Tells the node whether it has applied its own removal but must not stop yet, because the
-    /// others may not know that the removal is committed (they may still count it and need it;
-    /// etcd-io/raft #10563). While set, and outside its configuration, it may campaign, always
-    /// through a pre-vote, in the configuration it applied: when its log is the most up to date,
-    /// the others could elect nobody else, and as their leader it tells them the commit index.
-    /// The leader it becomes is a leader outside its configuration, as a removed leader that
-    /// does not step down is (see [`Config::step_down_on_removal`]): it counts only the others.
+    /// Tells the node whether it has applied its own removal (or its demotion to learner) but
+    /// must not stop voting yet, because the others may not know that the change is committed
+    /// (they may still count it and need it; etcd-io/raft #10563). While set, and outside the
+    /// voters of its configuration, it may campaign, always through a pre-vote, in the
+    /// configuration it applied: when its log is the most up to date, the others could elect
+    /// nobody else, and as their leader it tells them the commit index. The leader it becomes
+    /// is a leader outside its configuration's voters, as a removed or demoted leader that does
+    /// not step down is (see [`Config::step_down_on_removal`]): it counts only the others.
     pub fn set_finishing_removal(&mut self, finishing: bool) {
         self.raft.finishing_removal = finishing;
     }

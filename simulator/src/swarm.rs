@@ -158,6 +158,11 @@ fn draw_corners(rng: &mut SimRng, options: &mut RunOptions) {
     cluster.apply_lag_entries_max = *rng.pick(&[0, 0, 1, 4, 64]);
 
     let faults = &mut options.faults;
+    // Most crashes inside disk operations for some seeds that crash: a write half done is
+    // where torn WAL records come from.
+    if faults.node_crash_probability > 0.0 && rng.chance(0.3) {
+        faults.crash_mid_write_probability = 0.8 + 0.2 * rng.unit();
+    }
     let share = |rng: &mut SimRng, chance: f64, low: f64, high: f64| {
         if rng.chance(chance) {
             low + (high - low) * rng.unit()
@@ -183,6 +188,11 @@ fn draw_corners(rng: &mut SimRng, options: &mut RunOptions) {
 
     let workload = &mut options.workload;
     workload.leader_hint_probability = *rng.pick(&[0.8, 0.8, 0.5, 1.0]);
+    // Frequent closes for some seeds that close sessions, so that late copies of commands
+    // meet closed sessions.
+    if workload.session_close_probability > 0.0 && rng.chance(0.5) {
+        workload.session_close_probability = 0.1 + 0.2 * rng.unit();
+    }
     workload.leader_change_burst_ms = if rng.chance(0.3) {
         rng.between(100, 2_000)
     } else {
