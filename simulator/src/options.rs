@@ -49,6 +49,9 @@ pub struct ClusterOptions {
     /// Committed entries may wait this many behind the newest before being applied, and
     /// until the next tick (0: applied in the Ready that delivers them).
     pub apply_lag_entries_max: u64,
+    /// Snapshot files a node keeps, newest first (at least 1): an older one is what a node
+    /// whose newest snapshot file is damaged falls back to.
+    pub snapshot_files_kept: usize,
 }
 
 impl Default for ClusterOptions {
@@ -72,11 +75,32 @@ impl Default for ClusterOptions {
             proposal_forwarding: true,
             step_down_on_removal: false,
             apply_lag_entries_max: 0,
+            snapshot_files_kept: 2,
         }
     }
 }
 
 impl ClusterOptions {
+    /// What is wrong with these settings, if a node could not run with them at all.
+    pub fn out_of_range(&self) -> Option<String> {
+        let problem = |name: &str, value: u64, least: u64| {
+            (value < least).then(|| format!("cluster.{name} is {value}, at least {least} is needed"))
+        };
+        problem("node_count", self.node_count, 1)
+            .or_else(|| problem("tick_interval_ms", self.tick_interval_ms, 1))
+            .or_else(|| problem("heartbeat_ticks", self.heartbeat_ticks as u64, 1))
+            .or_else(|| {
+                problem(
+                    "election_ticks",
+                    self.election_ticks as u64,
+                    self.heartbeat_ticks as u64 + 1,
+                )
+            })
+            .or_else(|| problem("message_size_bytes_max", self.message_size_bytes_max, 1))
+            .or_else(|| problem("inflight_messages_max", self.inflight_messages_max as u64, 1))
+            .or_else(|| problem("snapshot_files_kept", self.snapshot_files_kept as u64, 1))
+    }
+
     /// The largest clock drift (`faults.clock_drift_ppm_max`, each way) under which lease
     /// reads are correct with these timings: raft's lease gives up `raft::LEASE_MARGIN_TICKS`
     /// of an election timeout of E ticks to drift, so two clocks may run at rates
@@ -444,6 +468,18 @@ pub fn apply_setting(options: &mut RunOptions, setting: &str) -> Result<(), Stri
     Ok(())
 }
 
+/// Applies `settings` in order ([`apply_setting`]), then refuses options no node could run
+/// with, naming the option (judged after all of them, so their order does not matter).
+pub fn apply_settings(options: &mut RunOptions, settings: &[String]) -> Result<(), String> {
+    for setting in settings {
+        apply_setting(options, setting)?;
+    }
+    match options.cluster.out_of_range() {
+        Some(problem) => Err(format!("{problem} (settings: {})", settings.join(" "))),
+        None => Ok(()),
+    }
+}
+
 /// The `name=value` settings that turn `base` into `options` (the seed aside).
 pub fn settings_diff(base: &RunOptions, options: &RunOptions) -> Vec<String> {
     if base == options {
@@ -465,6 +501,28 @@ pub fn settings_diff(base: &RunOptions, options: &RunOptions) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_setting_no_node_could_run_with_is_refused_by_name() {
+        let mut options = RunOptions::new(1);
+        let settings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for (setting, says) in [
+            ("cluster.node_count=0", "cluster.node_count is 0, at least 1"),
+            ("cluster.inflight_messages_max=0", "inflight_messages_max is 0"),
+            ("cluster.snapshot_files_kept=0", "snapshot_files_kept is 0"),
+            ("cluster.election_ticks=3", "election_ticks is 3, at least 4"),
+        ] {
+            let error = apply_settings(&mut options.clone(), &settings(&[setting])).unwrap_err();
+            assert!(error.contains(says), "{setting}: {error}");
+        }
+        // Judged after all of them: a pair valid together passes in either order.
+        let pair = ["cluster.election_ticks=3", "cluster.heartbeat_ticks=1"];
+        apply_settings(&mut options, &settings(&pair)).unwrap();
+        assert_eq!(
+            (options.cluster.election_ticks, options.cluster.heartbeat_ticks),
+            (3, 1)
+        );
+    }
 
     #[test]
     fn settings_round_trip_through_the_diff() {

@@ -181,7 +181,9 @@ pub fn node_config(options: &ClusterOptions, id: NodeId, raft_seed: u64) -> Node
         wal: WalConfig {
             segment_size_bytes_limit: options.wal_segment_size_bytes_limit,
         },
-        snapshotter: SnapshotterConfig { kept_count: 2 },
+        snapshotter: SnapshotterConfig {
+            kept_count: options.snapshot_files_kept,
+        },
         ..NodeConfig::new(id, peers)
     }
 }

@@ -67,9 +67,7 @@ pub fn options_for(seed: u64, swarm_mode: bool, settings: &[String]) -> Result<R
     } else {
         RunOptions::new(seed)
     };
-    for setting in settings {
-        crate::options::apply_setting(&mut options, setting)?;
-    }
+    crate::options::apply_settings(&mut options, settings)?;
     Ok(options)
 }
 

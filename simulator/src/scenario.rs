@@ -543,6 +543,9 @@ impl Scenario {
             }
             (path, error.inner().to_string())
         })?;
+        if let Some(problem) = options.cluster.out_of_range() {
+            return Err((vec![key("options"), key("cluster")], problem));
+        }
         options.liveness_bound_ms = self.liveness_bound_ms;
         Ok(options)
     }

@@ -156,7 +156,14 @@ fn draw_corners(rng: &mut SimRng, options: &mut RunOptions) {
     cluster.proposal_forwarding = rng.chance(0.8);
     cluster.step_down_on_removal = rng.chance(0.3);
     cluster.apply_lag_entries_max = *rng.pick(&[0, 0, 1, 4, 64]);
+    // One snapshot file leaves nothing to fall back to when the newest is damaged.
+    cluster.snapshot_files_kept = *rng.pick(&[2, 2, 1, 3]);
 
+    // A finer tear: some devices and file systems persist a write in pieces smaller than a
+    // 512-byte sector, so that a crash can cut a small record in the middle.
+    if rng.chance(0.25) {
+        options.disk.sector_size_bytes = 64;
+    }
     let faults = &mut options.faults;
     // Most crashes inside disk operations for some seeds that crash: a write half done is
     // where torn WAL records come from.
@@ -183,7 +190,7 @@ fn draw_corners(rng: &mut SimRng, options: &mut RunOptions) {
     }
     faults.membership_joint_probability = share(rng, 0.6, 0.2, 0.8);
     faults.membership_explicit_leave_probability = share(rng, 0.5, 0.3, 1.0);
-    faults.membership_learner_probability = share(rng, 0.5, 0.2, 0.7);
+    faults.membership_learner_probability = share(rng, 0.6, 0.3, 0.8);
     faults.membership_concurrent_probability = share(rng, 0.3, 0.2, 0.6);
 
     let workload = &mut options.workload;

@@ -48,7 +48,10 @@ fn swarm_seeds_and_scenarios_pass_every_check() {
     let mut files: Vec<_> = std::fs::read_dir(&directory)
         .expect("the scenarios directory")
         .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.extension().is_some_and(|extension| extension == "json"))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "json")
+        })
         .collect();
     files.sort();
     let missed: Vec<String> = files

@@ -337,7 +337,9 @@ impl World {
         // a voter, or remove a learner.
         let mut kinds: Vec<u8> = Vec::new();
         if !outsiders.is_empty() {
-            kinds.push(0);
+            // Nodes that left come back twice as often as any other kind, so that a cluster
+            // that shrank grows again.
+            kinds.extend([0, 0]);
         }
         if !conf.learners.is_empty() {
             kinds.extend([1, 4]);

@@ -173,7 +173,7 @@ impl World {
         let raft = &node.raw().raft;
         let (role, term, leader, transferee) =
             (raft.role, raft.term, raft.leader_id, raft.lead_transferee);
-        let voters = raft.tracker.config.voters.clone();
+        let voters = &raft.tracker.config.voters;
         let removed = node.is_removed();
         let is_quorum = |nodes: &BTreeSet<NodeId>| {
             let votes = nodes.iter().map(|&id| (id, true)).collect();
