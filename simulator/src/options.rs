@@ -52,6 +52,10 @@ pub struct ClusterOptions {
     /// Snapshot files a node keeps, newest first (at least 1): an older one is what a node
     /// whose newest snapshot file is damaged falls back to.
     pub snapshot_files_kept: usize,
+    /// Of the `node_count` nodes, the last `spare_nodes` are not founding members: they start
+    /// outside the configuration with empty disks and join (as the server's `--join`) when a
+    /// membership change adds them.
+    pub spare_nodes: u64,
 }
 
 impl Default for ClusterOptions {
@@ -76,6 +80,7 @@ impl Default for ClusterOptions {
             step_down_on_removal: false,
             apply_lag_entries_max: 0,
             snapshot_files_kept: 2,
+            spare_nodes: 0,
         }
     }
 }
@@ -84,7 +89,8 @@ impl ClusterOptions {
     /// What is wrong with these settings, if a node could not run with them at all.
     pub fn out_of_range(&self) -> Option<String> {
         let problem = |name: &str, value: u64, least: u64| {
-            (value < least).then(|| format!("cluster.{name} is {value}, at least {least} is needed"))
+            (value < least)
+                .then(|| format!("cluster.{name} is {value}, at least {least} is needed"))
         };
         problem("node_count", self.node_count, 1)
             .or_else(|| problem("tick_interval_ms", self.tick_interval_ms, 1))
@@ -97,8 +103,29 @@ impl ClusterOptions {
                 )
             })
             .or_else(|| problem("message_size_bytes_max", self.message_size_bytes_max, 1))
-            .or_else(|| problem("inflight_messages_max", self.inflight_messages_max as u64, 1))
+            .or_else(|| {
+                problem(
+                    "inflight_messages_max",
+                    self.inflight_messages_max as u64,
+                    1,
+                )
+            })
             .or_else(|| problem("snapshot_files_kept", self.snapshot_files_kept as u64, 1))
+            .or_else(|| {
+                // At least one founding member.
+                (self.spare_nodes >= self.node_count).then(|| {
+                    format!(
+                        "cluster.spare_nodes is {}, at most node_count - 1 = {} may be spares",
+                        self.spare_nodes,
+                        self.node_count.saturating_sub(1)
+                    )
+                })
+            })
+    }
+
+    /// The founding members: nodes `1..=founding_nodes()`.
+    pub fn founding_nodes(&self) -> u64 {
+        self.node_count.saturating_sub(self.spare_nodes).max(1)
     }
 
     /// The largest clock drift (`faults.clock_drift_ppm_max`, each way) under which lease
@@ -507,10 +534,23 @@ mod tests {
         let mut options = RunOptions::new(1);
         let settings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         for (setting, says) in [
-            ("cluster.node_count=0", "cluster.node_count is 0, at least 1"),
-            ("cluster.inflight_messages_max=0", "inflight_messages_max is 0"),
+            (
+                "cluster.node_count=0",
+                "cluster.node_count is 0, at least 1",
+            ),
+            (
+                "cluster.inflight_messages_max=0",
+                "inflight_messages_max is 0",
+            ),
             ("cluster.snapshot_files_kept=0", "snapshot_files_kept is 0"),
-            ("cluster.election_ticks=3", "election_ticks is 3, at least 4"),
+            (
+                "cluster.election_ticks=3",
+                "election_ticks is 3, at least 4",
+            ),
+            (
+                "cluster.spare_nodes=5",
+                "spare_nodes is 5, at most node_count - 1 = 4",
+            ),
         ] {
             let error = apply_settings(&mut options.clone(), &settings(&[setting])).unwrap_err();
             assert!(error.contains(says), "{setting}: {error}");
@@ -519,7 +559,10 @@ mod tests {
         let pair = ["cluster.election_ticks=3", "cluster.heartbeat_ticks=1"];
         apply_settings(&mut options, &settings(&pair)).unwrap();
         assert_eq!(
-            (options.cluster.election_ticks, options.cluster.heartbeat_ticks),
+            (
+                options.cluster.election_ticks,
+                options.cluster.heartbeat_ticks
+            ),
             (3, 1)
         );
     }

@@ -153,9 +153,10 @@ impl Process {
     }
 }
 
-/// The configuration of node `id` of a new cluster of `options.node_count` nodes.
+/// The configuration of node `id` of a new cluster whose founding members are
+/// `1..=options.founding_nodes()`.
 pub fn node_config(options: &ClusterOptions, id: NodeId, raft_seed: u64) -> NodeConfig {
-    let peers = (1..=options.node_count).collect();
+    let peers = (1..=options.founding_nodes()).collect();
     NodeConfig {
         join: false,
         tick_interval_ms: options.tick_interval_ms,

@@ -192,6 +192,14 @@ fn draw_corners(rng: &mut SimRng, options: &mut RunOptions) {
     faults.membership_explicit_leave_probability = share(rng, 0.5, 0.3, 1.0);
     faults.membership_learner_probability = share(rng, 0.6, 0.3, 0.8);
     faults.membership_concurrent_probability = share(rng, 0.3, 0.2, 0.6);
+    // New nodes joining: some nodes start outside the cluster, with empty disks, for a
+    // membership change to add (a node that was never a member catches up from nothing).
+    if faults.membership_change_probability > 0.0
+        && options.cluster.node_count >= 3
+        && rng.chance(0.4)
+    {
+        options.cluster.spare_nodes = rng.between(1, options.cluster.node_count / 2);
+    }
 
     let workload = &mut options.workload;
     workload.leader_hint_probability = *rng.pick(&[0.8, 0.8, 0.5, 1.0]);

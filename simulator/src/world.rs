@@ -327,9 +327,15 @@ impl World {
                     SimRng::stream(seed, Stream::Disk, id),
                     io.clone(),
                 );
+                // A spare waits outside the cluster until a membership change adds it.
+                let spare = id > options.cluster.founding_nodes();
                 Process {
                     id,
-                    life: Life::Down(Box::new(disk)),
+                    life: if spare {
+                        Life::Removed(Box::new(disk))
+                    } else {
+                        Life::Down(Box::new(disk))
+                    },
                     incarnation: 0,
                     io,
                     clock: SimClock::new(),
@@ -340,8 +346,8 @@ impl World {
                     damaged_files: Vec::new(),
                     restart_pending: false,
                     timer_at_ms: 0,
-                    member: true,
-                    joining: false,
+                    member: !spare,
+                    joining: spare,
                     rejoin_after_index: 0,
                 }
             })
