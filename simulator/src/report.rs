@@ -248,8 +248,12 @@ impl RunReport {
             if options.swarm { " (swarm)" } else { "" }
         ));
         line(format!(
-            "  cluster   {} nodes, tick {} ms, election {} ticks, heartbeat {} ticks, pre-vote {}, check-quorum {}",
+            "  cluster   {} nodes{}, tick {} ms, election {} ticks, heartbeat {} ticks, pre-vote {}, check-quorum {}",
             cluster.node_count,
+            match cluster.spare_nodes {
+                0 => String::new(),
+                spares => format!(" ({spares} spare, outside the cluster until added)"),
+            },
             cluster.tick_interval_ms,
             cluster.election_ticks,
             cluster.heartbeat_ticks,
