@@ -80,6 +80,7 @@ mutants: mutants-sim mutants-unit mutants-report
 
 mutants-sim: mutants-install
 	$(CARGO) test --profile mutants-sim -p simulator --test mutant_sweep -- --ignored
+	mkdir -p mutants/out/sim
 	RAFTSIM_MUTANT_SEEDS=$(MUTANT_SEEDS) $(MUTANTS) --profile mutants-sim --test-package simulator \
 		--baseline skip --timeout 300 --build-timeout 900 -C --test -C mutant_sweep \
 		-o mutants/out/sim -- -- --ignored || true
@@ -87,6 +88,7 @@ mutants-sim: mutants-install
 # raft's mutants are judged by raft's tests, kvapp's by kvapp's library and in-process tests
 # (the server's multi-process tests are left out: slow, and about the binary, not these files).
 mutants-unit: mutants-install
+	mkdir -p mutants/out/unit-raft mutants/out/unit-kvapp
 	$(MUTANTS) -e 'kvapp/**' --test-package raft --timeout 300 --build-timeout 900 \
 		-o mutants/out/unit-raft || true
 	$(MUTANTS) -e 'raft/**' --test-package kvapp --timeout 300 --build-timeout 900 \
