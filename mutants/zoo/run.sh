@@ -18,7 +18,10 @@
 #   JOBS=2              sweep worker threads; BUILD_JOBS=2 cargo build jobs
 #   UNIT=0              1: also run `cargo test -p raft` and `cargo test -p kvapp --lib` on
 #                       each patched tree and report which of them fail (UNIT_TIMEOUT=900 s)
-#   BASELINE=1          0: skip the unpatched control row
+#   BASELINE=1          0: skip the unpatched control row (and the traces-changed column)
+#   TRACE_SEEDS=50      the traces-changed column: of the first TRACE_SEEDS seeds, how many
+#                       run differently (another trace hash) than on the unpatched tree; 0
+#                       means the simulator never drove the patched code into acting differently
 #   BASE=HEAD           the commit the scratch copies start from (the patches are against main)
 #   CARGO_TARGET_DIR    shared by every scratch copy so dependencies build once (default:
 #                       the repository's target/)
@@ -37,6 +40,7 @@ unit_timeout=${UNIT_TIMEOUT:-900}
 baseline=${BASELINE:-1}
 base=${BASE:-HEAD}
 more_seeds=${MORE_SEEDS:-0}
+trace_seeds=${TRACE_SEEDS:-50}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 
 seeds=${SEEDS:-500}
@@ -85,6 +89,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 raftsim="$CARGO_TARGET_DIR/zoo/raftsim"
+# The control row's trace hashes, one line per seed of the traces-changed column.
+base_hashes="$scratch/base-hashes"
 rows=()
 details=()
 errors=0
@@ -94,7 +100,7 @@ log() { printf '%s\n' "$*" >&2; }
 
 # Records a patch that could not be measured, and drops its scratch copy.
 error_row() {
-    local row="| $1 | $2 | ERROR: $3 | | | |"
+    local row="| $1 | $2 | ERROR: $3 | | | | |"
     if [[ $unit == 1 ]]; then
         row+=" |"
     fi
@@ -112,6 +118,27 @@ sweep() {
         0 | 4 | 5 | 6 | 7 | 8) jq -e '.failures' "$3" >/dev/null 2>&1 ;;
         *) return 1 ;;
     esac
+}
+
+# Prints the trace hash of each of the first trace_seeds swarm seeds, one a line. (Read from the
+# report's text: jq would round the 64-bit hash to a double.)
+trace_hashes() {
+    local seed
+    for ((seed = seed_first; seed < seed_first + trace_seeds; seed++)); do
+        "$raftsim" run --swarm --seed "$seed" --json 2>/dev/null \
+            | sed -n 's/^ *"trace_hash": \([0-9]*\).*/\1/p' || true
+    done
+}
+
+# The traces-changed column: how many of those seeds hash differently than the control's.
+traces_changed() {
+    if [[ ! -s $base_hashes ]]; then
+        echo "-"
+        return
+    fi
+    local changed
+    changed=$(trace_hashes | paste -d ' ' "$base_hashes" - | awk '$1 != $2' | wc -l)
+    echo "$changed / $trace_seeds"
 }
 
 # The unit-test column: which of the two test commands fail on the patched tree.
@@ -193,6 +220,12 @@ run_one() {
         failing=$(jq '.failures | length' "$json")
     fi
     sweep_s=$(($(date +%s) - t1))
+    local changed="-"
+    if [[ $name == "(none)" ]]; then
+        trace_hashes >"$base_hashes"
+    else
+        changed=$(traces_changed)
+    fi
     local total=$((end - seed_first)) found first classes
     if ((failing > 0)); then
         found="yes"
@@ -205,7 +238,7 @@ run_one() {
         first="-"
         classes="-"
     fi
-    local row="| $name | $class | $found | $failing / $total | $first | $classes |"
+    local row="| $name | $class | $changed | $found | $failing / $total | $first | $classes |"
     if [[ $unit == 1 ]]; then
         local caught
         caught=$(unit_tests)
@@ -213,7 +246,7 @@ run_one() {
         log "   unit tests: $caught"
     fi
     rows+=("$row")
-    log "   $found: $failing of $total seeds fail (first $first; $classes); build ${build_s}s, sweeps ${sweep_s}s"
+    log "   $found: $failing of $total seeds fail (first $first; $classes); traces changed $changed; build ${build_s}s, sweeps ${sweep_s}s"
     git -C "$root" worktree remove --force "$tree"
 }
 
@@ -239,8 +272,8 @@ for row in "${rows[@]}"; do
     fi
 done
 
-header="| patch | class | found | failing seeds | first failing seed | failure classes |"
-rule="|---|---|---|---|---|---|"
+header="| patch | class | traces changed | found | failing seeds | first failing seed | failure classes |"
+rule="|---|---|---|---|---|---|---|"
 if [[ $unit == 1 ]]; then
     header+=" unit tests that fail |"
     rule+="---|"
