@@ -3,7 +3,7 @@ CARGO ?= cargo
 SEEDS ?= 0..300
 JOBS ?= 2
 
-.PHONY: all test lint fmt unit sim sim-gate coverage-floors scenario-mutants mutants mutants-install mutants-sim mutants-unit mutants-report sweep repro shrink replay determinism bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
+.PHONY: all test lint fmt unit sim sim-gate coverage-floors scenario-mutants mutants mutants-install mutants-sim mutants-unit mutants-report bug-zoo sweep repro shrink replay determinism bench bench-compare fuzz fuzz-install fuzz-smoke doc clean
 
 # The simulator's command line, built in release (a debug build simulates ten times slower).
 RAFTSIM ?= $(CARGO) run --quiet --release -p simulator --bin raftsim --
@@ -163,6 +163,15 @@ fuzz: fuzz-install
 ## fuzz-smoke: the short run that `make test` includes.
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=30
+
+## bug-zoo: the simulator's bug-finding power: for each hand-planted bug in mutants/zoo/*.patch,
+## a scratch copy with the patch applied, a raftsim build (profile mutants-sim: release without LTO) and
+## a swarm sweep; prints and writes mutants/zoo/results.md (found or not, failing seeds, first
+## failing seed). ZOO=name,... for some patches; SEEDS=500 (a count or A..B); MORE_SEEDS=3000
+## sweeps on for those not found; UNIT=1 adds which of `cargo test -p raft` and
+## `cargo test -p kvapp --lib` catch each bug. Not part of `make test`.
+bug-zoo:
+	mutants/zoo/run.sh
 
 doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
