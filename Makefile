@@ -82,7 +82,7 @@ mutants-sim: mutants-install
 	$(CARGO) test --profile mutants-sim -p simulator --test mutant_sweep -- --ignored
 	mkdir -p mutants/out/sim
 	RAFTSIM_MUTANT_SEEDS=$(MUTANT_SEEDS) $(MUTANTS) --profile mutants-sim --test-package simulator \
-		--baseline skip --timeout 300 --build-timeout 900 -C --test -C mutant_sweep \
+		--baseline skip --timeout 60 --build-timeout 900 -C --test -C mutant_sweep \
 		-o mutants/out/sim -- -- --ignored || true
 
 # raft's mutants are judged by raft's tests, kvapp's by kvapp's library and in-process tests
