@@ -261,7 +261,15 @@ impl FaultInjector {
             });
         }
         if !running.is_empty() && self.rng.chance(self.options.node_pause_probability) {
-            let node = *self.rng.pick(running);
+            let mut node = *self.rng.pick(running);
+            // Drawn only with the option on, as for crashes.
+            if self.options.pause_leader_probability > 0.0
+                && self.rng.chance(self.options.pause_leader_probability)
+            {
+                if let Some(leader) = targets.leader {
+                    node = leader;
+                }
+            }
             let duration_ms = 1 + self
                 .rng
                 .exponential(self.options.node_pause_duration_ms_mean);
@@ -382,6 +390,37 @@ fn last_record_offset(bytes: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pauses_aimed_at_the_leader_hit_it_and_others_spread() {
+        let paused = |share: f64| {
+            let options = FaultOptions {
+                node_pause_probability: 1.0,
+                pause_leader_probability: share,
+                ..FaultOptions::none()
+            };
+            let mut injector =
+                FaultInjector::new(options, DiskOptions::default(), 5, SimRng::new(9));
+            let running = [1, 2, 3, 4, 5];
+            let mut hits = [0u32; 6];
+            for _ in 0..200 {
+                let targets = Targets {
+                    running: &running,
+                    leader: Some(3),
+                    campaigning: &[],
+                };
+                for action in injector.tick(targets) {
+                    if let FaultAction::Pause { node, .. } = action {
+                        hits[node as usize] += 1;
+                    }
+                }
+            }
+            hits
+        };
+        assert_eq!(paused(1.0)[3], 200);
+        let spread = paused(0.0);
+        assert!(spread[3] < 80 && spread[1] > 0, "{spread:?}");
+    }
 
     #[test]
     fn the_corruptible_set_is_a_minority() {

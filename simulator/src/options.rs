@@ -279,6 +279,9 @@ pub struct FaultOptions {
     /// Of the crashes, the share aimed at the leader, or at a campaigning node when there is
     /// one, rather than at any running node.
     pub crash_leader_probability: f64,
+    /// Of the pauses, the share aimed at the leader (a stop-the-world pause of the process
+    /// that holds a lease or thinks it still leads).
+    pub pause_leader_probability: f64,
     /// Of the clogs, the share of links to or from the leader.
     pub clog_leader_probability: f64,
     /// Of the membership changes, the share made as one joint change (Raft thesis §4.3) of
@@ -327,6 +330,7 @@ impl Default for FaultOptions {
             membership_learner_probability: 0.0,
             membership_concurrent_probability: 0.0,
             transition_fault_probability: 0.0,
+            pause_leader_probability: 0.0,
         }
     }
 }
