@@ -1305,6 +1305,10 @@ impl World {
         let process = &mut self.processes[id as usize - 1];
         match opened {
             Ok(node) => {
+                // The term on its disk was reached before (the bootstrap's term 1 at first).
+                let durable_term = node.raw().raft.term;
+                self.promises.term_origins.campaigned(durable_term);
+                let process = &mut self.processes[id as usize - 1];
                 process.life = Life::Up(Box::new(node));
                 if process.incarnation > 1 {
                     self.faults.stats.restarts += 1;

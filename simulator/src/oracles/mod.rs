@@ -72,6 +72,9 @@ pub enum Property {
     ConfChangesPending,
     /// A node acts in a configuration that its applied log does not imply.
     ConfigurationDiverged,
+    /// A node took a term that no node campaigned for: terms are made only by candidates
+    /// (thesis §3.4), and a pre-vote's term is only asked about (§9.6).
+    TermWithoutCampaign,
 }
 
 impl Property {
@@ -97,6 +100,7 @@ impl Property {
         Property::ReadIndexBehindCommit,
         Property::ConfChangesPending,
         Property::ConfigurationDiverged,
+        Property::TermWithoutCampaign,
     ];
 }
 
@@ -124,6 +128,7 @@ impl Property {
             Property::ReadIndexBehindCommit => "read index behind commit",
             Property::ConfChangesPending => "conf changes pending",
             Property::ConfigurationDiverged => "configuration diverged",
+            Property::TermWithoutCampaign => "term without campaign",
         }
     }
 }

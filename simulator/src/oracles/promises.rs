@@ -153,6 +153,43 @@ impl PreVoteGate {
     }
 }
 
+/// Terms are made by campaigns: a node becomes a candidate in the term after its own, and
+/// every other node reaches a term only by hearing of it. A node whose term rose to one that
+/// no node campaigned in took it from somewhere else, such as a pre-vote request, whose term
+/// is only asked about (thesis §9.6): the term inflation PreVote exists to prevent.
+#[derive(Debug, Default)]
+pub struct TermOrigins {
+    campaigned: BTreeSet<Term>,
+}
+
+impl TermOrigins {
+    /// Some node campaigned in `term` (it became a candidate, or sent a vote request for it),
+    /// or holds it durably from before a restart.
+    pub fn campaigned(&mut self, term: Term) {
+        self.campaigned.insert(term);
+    }
+
+    /// `node` went from `term_before` to `term_after` other than by campaigning.
+    pub fn check_adopted(
+        &self,
+        node: NodeId,
+        term_before: Term,
+        term_after: Term,
+    ) -> Result<(), Violation> {
+        if term_after <= term_before || self.campaigned.contains(&term_after) {
+            return Ok(());
+        }
+        Err(Violation::at(
+            Property::TermWithoutCampaign,
+            node,
+            format!(
+                "node {node} went from term {term_before} to term {term_after}, a term no node                  campaigned in (campaigns so far: {:?})",
+                self.campaigned
+            ),
+        ))
+    }
+}
+
 /// What [`StepDown`] knows of one leader.
 #[derive(Clone, Debug)]
 struct LeaderWatch {
@@ -509,6 +546,21 @@ mod tests {
         assert!(gate
             .check_campaign(2, 3, 4, |nodes| nodes.contains(&2))
             .is_ok());
+    }
+
+    #[test]
+    fn a_term_no_node_campaigned_in_is_a_violation() {
+        let mut origins = TermOrigins::default();
+        origins.campaigned(1);
+        origins.campaigned(2);
+        // Heard of from a candidate: fine; the same term again is no rise.
+        assert!(origins.check_adopted(3, 1, 2).is_ok());
+        assert!(origins.check_adopted(3, 2, 2).is_ok());
+        // Taken from a pre-vote request for term 3, which nobody campaigned in.
+        let violation = origins.check_adopted(3, 2, 3).unwrap_err();
+        assert_eq!(violation.property, Property::TermWithoutCampaign);
+        origins.campaigned(3);
+        assert!(origins.check_adopted(3, 2, 3).is_ok());
     }
 
     #[test]

@@ -9,7 +9,8 @@ use raft::{codec, MessageType, NodeId, StateRole, Term};
 
 use super::{Input, World};
 use crate::oracles::promises::{
-    ready_contract, LeaseVotes, PreVoteGate, Stability, StepDown, Timings, TransferDeadline,
+    ready_contract, LeaseVotes, PreVoteGate, Stability, StepDown, TermOrigins, Timings,
+    TransferDeadline,
 };
 use crate::oracles::Violation;
 use crate::process::Outgoing;
@@ -22,6 +23,7 @@ pub(super) struct PromiseWatch {
     pub step_down: StepDown,
     pub transfer_deadline: TransferDeadline,
     pub stability: Stability,
+    pub term_origins: TermOrigins,
     check_quorum: bool,
     pre_vote: bool,
 }
@@ -38,6 +40,7 @@ impl PromiseWatch {
             step_down: StepDown::new(timings),
             transfer_deadline: TransferDeadline::new(timings),
             stability: Stability::new(timings),
+            term_origins: TermOrigins::default(),
             check_quorum: options.check_quorum,
             pre_vote: options.pre_vote,
         }
@@ -119,6 +122,12 @@ impl World {
         let Ok(msg_type) = codec::peek_message_type(&outgoing.bytes) else {
             return Ok(());
         };
+        // A vote request makes its term, even if its sender dies in the same step.
+        if msg_type == MessageType::RequestVote {
+            if let Ok(message) = codec::decode_message(&outgoing.bytes) {
+                self.promises.term_origins.campaigned(message.term);
+            }
+        }
         match msg_type {
             MessageType::RequestPreVote => {
                 if let Ok(message) = codec::decode_message(&outgoing.bytes) {
@@ -209,6 +218,16 @@ impl World {
         // PreVote: a term raised by campaigning needs a quorum of pre-votes.
         if let Some((from, granted_term)) = context.pre_vote_granted {
             watch.pre_vote_gate.granted(id, from, granted_term);
+        }
+        // Terms are made by campaigns; every other rise is to a term some node campaigned in.
+        if term > context.term_before {
+            if matches!(role, StateRole::Candidate | StateRole::Leader) {
+                watch.term_origins.campaigned(term);
+            } else {
+                watch
+                    .term_origins
+                    .check_adopted(id, context.term_before, term)?;
+            }
         }
         if watch.pre_vote
             && term > context.term_before
