@@ -183,8 +183,9 @@ impl TermOrigins {
             Property::TermWithoutCampaign,
             node,
             format!(
-                "node {node} went from term {term_before} to term {term_after}, a term no node                  campaigned in (campaigns so far: {:?})",
-                self.campaigned
+                "node {node} went from term {term_before} to term {term_after}, a term no node \
+                 campaigned in (the highest term campaigned in so far: {})",
+                self.campaigned.last().copied().unwrap_or(0)
             ),
         ))
     }
