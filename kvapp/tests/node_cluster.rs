@@ -599,3 +599,17 @@ fn a_crash_anywhere_inside_the_first_start_leaves_the_bootstrap_whole_or_absent(
         "the first start takes several disk steps"
     );
 }
+
+/// The server's `--read-mode` takes a mode by the name the mode gives itself, and refuses
+/// anything else by name.
+#[test]
+fn read_modes_parse_by_their_names_and_nothing_else() {
+    use kvapp::node::ReadMode;
+    for mode in [ReadMode::Safe, ReadMode::Lease] {
+        assert_eq!(mode.name().parse::<ReadMode>(), Ok(mode));
+    }
+    assert_eq!(ReadMode::Safe.name(), "safe");
+    assert_eq!(ReadMode::Lease.name(), "lease");
+    let refused = "fast".parse::<ReadMode>().unwrap_err();
+    assert!(refused.contains("\"fast\""), "{refused}");
+}
