@@ -50,11 +50,19 @@ def read_triage(path):
     triaged = {}
     if not path.exists():
         return triaged
+    current = None
     for line in path.read_text().splitlines():
         match = re.match(r"^- `([^`]+)`\s*[:—-]?\s*(.*)$", line)
         if match:
-            triaged[match.group(1)] = match.group(2)
-    return triaged
+            current = match.group(1)
+            triaged[current] = match.group(2).strip()
+        elif current is not None and line.startswith("  ") and line.strip():
+            triaged[current] = (triaged[current] + " " + line.strip()).strip()
+        else:
+            current = None
+    # The verdict word and its first clause are enough for the table.
+    return {name: verdict[:110] + ("…" if len(verdict) > 110 else "")
+            for name, verdict in triaged.items()}
 
 
 def rate(counts):
