@@ -207,17 +207,6 @@ impl FaultInjector {
         1 + self.rng.exponential(self.options.fault_interval_ms_mean)
     }
 
-    /// After a transition: how soon the next fault tick should come instead, if it is pulled
-    /// in (`transition_fault_probability`), within `election_ms`. Draws nothing when the
-    /// option is off, so that runs without it draw as before.
-    pub fn transition_follow_up_ms(&mut self, election_ms: u64) -> Option<u64> {
-        let probability = self.options.transition_fault_probability;
-        if probability <= 0.0 || !self.rng.chance(probability) {
-            return None;
-        }
-        Some(self.rng.between(1, election_ms.max(1)))
-    }
-
     /// How long a crashed node stays down: a few milliseconds for the share of quick
     /// restarts, else exponential around the mean.
     pub fn restart_delay_ms(&mut self) -> u64 {

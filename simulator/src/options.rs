@@ -296,10 +296,6 @@ pub struct FaultOptions {
     /// Of the membership changes, the share proposed through a random member rather than the
     /// leader, at the same moment as a second change through another member.
     pub membership_concurrent_probability: f64,
-    /// After a transition (a leader elected, a membership change proposed, a leadership
-    /// transfer asked for), the chance that the next fault tick is pulled in to a random moment
-    /// within one election timeout, so that faults land while the cluster's state is in flux.
-    pub transition_fault_probability: f64,
 }
 
 impl Default for FaultOptions {
@@ -329,7 +325,6 @@ impl Default for FaultOptions {
             membership_explicit_leave_probability: 0.0,
             membership_learner_probability: 0.0,
             membership_concurrent_probability: 0.0,
-            transition_fault_probability: 0.0,
             pause_leader_probability: 0.0,
         }
     }

@@ -213,9 +213,6 @@ fn draw_corners(rng: &mut SimRng, options: &mut RunOptions) {
     } else {
         0
     };
-    // Faults that follow transitions: a crash, partition or transfer soon after a leader is
-    // elected or a membership change or transfer is asked for, while the state is in flux.
-    options.faults.transition_fault_probability = share(rng, 0.4, 0.3, 0.9);
     // Pauses aimed at the leader: the process that holds a lease, or believes it still
     // leads, stops the world and comes back to a cluster that moved on.
     options.faults.pause_leader_probability = share(rng, 0.4, 0.3, 0.9);

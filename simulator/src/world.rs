@@ -259,9 +259,6 @@ pub struct World {
     next_tick: usize,
     /// Faults come from `ticks` rather than the injector's draws.
     scheduled: bool,
-    /// When the live random fault tick fires: an earlier one pulled in by a transition
-    /// replaces it, and the one it replaced is ignored when its time comes.
-    fault_tick_at_ms: Option<u64>,
     /// A scheduled crash's restart delay, per node, until the crash happens.
     scheduled_restart_ms: Vec<Option<u64>>,
     /// When recording: every injected fault as a schedule entry.
@@ -394,7 +391,6 @@ impl World {
             current_node: None,
             spare_outbox: Vec::new(),
             scheduled: matches!(plan.faults, FaultPlan::Scheduled(_)),
-            fault_tick_at_ms: None,
             ticks: match plan.faults {
                 FaultPlan::Random => Vec::new(),
                 FaultPlan::Scheduled(ticks) => ticks,
@@ -611,7 +607,6 @@ impl World {
             let delay = self.faults.next_tick_delay_ms();
             if delay < window {
                 self.queue.push(delay, Event::FaultTick);
-                self.fault_tick_at_ms = Some(delay);
             }
         }
         self.queue.push(window, Event::Heal);
@@ -1148,7 +1143,6 @@ impl World {
         if elected {
             self.promises.stability.disturbed(self.now_ms);
             self.workload.on_new_leader(self.now_ms);
-            self.transition_faults();
             if self.recent_leaders.len() == 3 {
                 self.recent_leaders.remove(0);
             }
@@ -1519,11 +1513,6 @@ impl World {
         if self.scheduled {
             return self.scheduled_tick();
         }
-        // A tick that a transition pulled in replaced this one.
-        if self.fault_tick_at_ms != Some(self.now_ms) {
-            return Ok(());
-        }
-        self.fault_tick_at_ms = None;
         let running: Vec<NodeId> = self
             .processes
             .iter()
@@ -1550,8 +1539,6 @@ impl World {
             campaigning: &campaigning,
         };
         let recorded_before = self.recorded.as_ref().map(Vec::len);
-        let transitions_before =
-            self.faults.stats.membership_changes + self.faults.stats.leader_transfers;
         for action in self.faults.tick(targets) {
             self.inject(action)?;
         }
@@ -1562,34 +1549,8 @@ impl World {
         let next = self.now_ms + self.faults.next_tick_delay_ms();
         if next < window {
             self.queue.push(next, Event::FaultTick);
-            self.fault_tick_at_ms = Some(next);
-        }
-        if self.faults.stats.membership_changes + self.faults.stats.leader_transfers
-            > transitions_before
-        {
-            self.transition_faults();
         }
         Ok(())
-    }
-
-    /// Something moved the cluster's state (a leader elected, a membership change or a
-    /// transfer asked for): with `transition_fault_probability`, the next random fault tick
-    /// comes within an election timeout instead of when it was due.
-    fn transition_faults(&mut self) {
-        if self.scheduled || self.healed_at_ms.is_some() {
-            return;
-        }
-        let cluster = &self.options.cluster;
-        let election_ms = cluster.election_ticks as u64 * cluster.tick_interval_ms;
-        let Some(delay) = self.faults.transition_follow_up_ms(election_ms) else {
-            return;
-        };
-        let at = self.now_ms + delay;
-        let due = self.fault_tick_at_ms.unwrap_or(u64::MAX);
-        if at < due && at < self.options.faults.fault_window_ms {
-            self.queue.push(at, Event::FaultTick);
-            self.fault_tick_at_ms = Some(at);
-        }
     }
 
     /// Keeps `action`, injected now, when recording.
