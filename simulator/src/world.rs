@@ -1302,7 +1302,6 @@ impl World {
                 // The term on its disk was reached before (the bootstrap's term 1 at first).
                 let durable_term = node.raw().raft.term;
                 self.promises.term_origins.campaigned(durable_term);
-                let process = &mut self.processes[id as usize - 1];
                 process.life = Life::Up(Box::new(node));
                 if process.incarnation > 1 {
                     self.faults.stats.restarts += 1;

@@ -9,7 +9,7 @@
 //! The gate's own sweep (`make test`) covers the unmutated code, so `cargo test` skips it
 //! (`--ignored` runs it).
 
-use std::path::Path;
+mod common;
 
 use rayon::prelude::*;
 use simulator::report::{Class, LinearizabilityOutcome};
@@ -44,16 +44,8 @@ fn swarm_seeds_and_scenarios_pass_every_check() {
             })
         })
         .collect();
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&directory)
-        .expect("the scenarios directory")
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "json")
-        })
-        .collect();
-    files.sort();
+    let files = common::scenario_files();
+    assert!(!files.is_empty(), "no scenario files found");
     let missed: Vec<String> = files
         .par_iter()
         .filter_map(|file| {

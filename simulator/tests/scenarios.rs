@@ -4,23 +4,10 @@
 //! snapshot diff to review (`cargo insta review`); a scenario whose verdict is not the one its
 //! file expects fails whatever the snapshot says. Under `CI=true` a missing snapshot fails.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::scenario_files;
 use simulator::scenario::{replay, Scenario};
-
-fn scenario_files() -> Vec<PathBuf> {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&directory)
-        .unwrap_or_else(|error| panic!("cannot list {}: {error}", directory.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "json")
-        })
-        .collect();
-    files.sort();
-    files
-}
 
 #[test]
 fn every_scenario_replays_as_its_snapshot_and_expectation_say() {

@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use raft::tracker::TrackerConfig;
 use raft::{NodeId, Term};
 
 use super::{Property, Violation};
@@ -202,7 +203,7 @@ struct LeaderWatch {
     transfer_local_ms: Option<u64>,
     /// Its configuration as it last saw it (raft counts a voter added to the configuration
     /// as heard from when it is added).
-    configuration: Option<raft::ConfState>,
+    configuration: Option<TrackerConfig>,
 }
 
 /// CheckQuorum on the leader side: see the module docs.
@@ -239,7 +240,8 @@ impl StepDown {
     /// The leader `node` has configuration `conf` at its local `local_ms`: when it changed,
     /// the quorum it needs changed, so it is judged from now, and the voters it added count as
     /// heard from now, as raft counts them.
-    pub fn configuration(&mut self, node: NodeId, conf: &raft::ConfState, local_ms: u64) {
+    /// Compared as raft's tracker holds it, so that the leader's every step costs no copy.
+    pub fn configuration(&mut self, node: NodeId, conf: &TrackerConfig, local_ms: u64) {
         let Some(watch) = self.leaders.get_mut(&node) else {
             return;
         };
@@ -250,14 +252,7 @@ impl StepDown {
         if before == conf {
             return;
         }
-        let known = |conf: &raft::ConfState| -> BTreeSet<NodeId> {
-            conf.voters
-                .iter()
-                .chain(&conf.voters_outgoing)
-                .copied()
-                .collect()
-        };
-        for &voter in known(conf).difference(&known(before)) {
+        for &voter in conf.voters.ids().difference(&before.voters.ids()) {
             watch.heard.insert(voter, local_ms);
         }
         watch.configuration = Some(conf.clone());

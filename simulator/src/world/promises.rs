@@ -244,7 +244,7 @@ impl World {
                 watch.step_down.leading(id, term, local_ms);
                 watch
                     .step_down
-                    .configuration(id, &raft.tracker.conf_state(), local_ms);
+                    .configuration(id, &raft.tracker.config, local_ms);
                 if transferee != raft::INVALID_ID && transferee != context.transferee_before {
                     watch.step_down.transfer_started(id, local_ms);
                 }
