@@ -3,21 +3,21 @@
 
 Usage: mutants/report.py OUT_DIR TRIAGE_FILE
 
-OUT_DIR holds one directory per pass (`make mutants` writes sim/, unit-raft/, unit-kvapp/),
-each with the mutants.out/ that `cargo mutants -o` leaves: caught.txt, missed.txt,
-timeout.txt and unviable.txt, one mutant per line. A mutant is named by cargo-mutants'
-own line ("raft/src/log.rs:120:9: replace ... with ..."). The unit passes are one pass split
-in two (raft's mutants judged by raft's tests, kvapp's by kvapp's), so they are merged.
+OUT_DIR holds one directory per shard (`make mutants-sim MUTANT_SHARD=k/n` writes k-of-n/sim,
+`make mutants-unit` k-of-n/unit), each pass's with the mutants.out/ that `cargo mutants -o`
+leaves: caught.txt, missed.txt, timeout.txt and unviable.txt, one mutant per line. A mutant is
+named by cargo-mutants' own line ("raft/src/log.rs:120:9: replace ... with ..."). Every shard
+found is merged; a mutant counts for the unit tests only if the simulator's pass judged it too.
 
 TRIAGE_FILE lists survivors that were looked at, one per line starting with "- `NAME`" and
 followed by the verdict (equivalent, or a gap, with what would catch it). The report prints:
 per file, how many mutants each pass caught, missed, timed out and could not build; the
-simulator's kill rate over viable mutants, beside the unit tests'; and every mutant the
-simulator missed, marked with the unit tests' outcome and whether it is triaged.
+simulator's kill rate over viable, non-equivalent mutants, beside the unit tests' (a Markdown
+table, as mutants/README.md shows it); and every mutant the simulator missed, marked with the
+unit tests' outcome and its triage verdict.
 Exit 0 always when the outcome files are readable: it reports, it does not judge.
 """
 
-import collections
 import pathlib
 import re
 import sys
@@ -65,54 +65,59 @@ def read_triage(path):
             for name, verdict in triaged.items()}
 
 
-def rate(counts):
-    viable = counts["caught"] + counts["missed"] + counts["timeout"]
-    if viable == 0:
-        return "-"
-    # A timeout counts as caught, as cargo-mutants counts it: the mutant changed behaviour.
-    return f"{100.0 * (counts['caught'] + counts['timeout']) / viable:.1f}%"
-
-
 def main():
     if len(sys.argv) != 3:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     out_dir, triage_path = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-    sim = read_pass(out_dir / "sim")
-    unit = {}
-    for name in ("unit-raft", "unit-kvapp"):
-        part = read_pass(out_dir / name)
-        if part:
-            unit.update(part)
-    if sim is None:
-        print(f"no simulator pass in {out_dir}/sim/mutants.out: run `make mutants-sim` first",
+    sim, unit, shards = {}, {}, []
+    if not out_dir.is_dir():
+        print(f"{out_dir} does not exist: run `make mutants-sim` first", file=sys.stderr)
+        return 2
+    for shard in sorted(path for path in out_dir.iterdir() if path.is_dir()):
+        part = read_pass(shard / "sim")
+        if part is None:
+            continue
+        shards.append(shard.name)
+        sim.update(part)
+        unit.update(read_pass(shard / "unit") or {})
+    if not sim:
+        print(f"no simulator pass in {out_dir}/*/sim/mutants.out: run `make mutants-sim` first",
               file=sys.stderr)
         return 2
+    print(f"shards: {', '.join(shards)}; {len(sim)} mutants judged by the simulator, "
+          f"{sum(1 for name in sim if name in unit)} of them by the unit tests too")
+    print()
     triaged = read_triage(triage_path)
 
-    per_file = collections.defaultdict(lambda: {"sim": collections.Counter(),
-                                                 "unit": collections.Counter()})
-    for name, outcome in sim.items():
-        per_file[file_of(name)]["sim"][outcome] += 1
-    for name, outcome in unit.items():
-        if name in sim:
-            per_file[file_of(name)]["unit"][outcome] += 1
+    # The issue's table, in Markdown for mutants/README.md. A mutant is killed when its pass
+    # caught it or it timed out (it changed behaviour enough to hang); equivalent mutants are the
+    # simulator's survivors whose triage verdict says so, and leave both rates' denominators.
+    def equivalent(name):
+        return triaged.get(name, "").startswith("equivalent")
 
-    header = f"{'file':34} {'sim caught/missed/timeout/unviable':>36} {'sim':>7}   {'unit tests':>24} {'unit':>7}"
-    print(header)
-    totals = {"sim": collections.Counter(), "unit": collections.Counter()}
-    for path in sorted(per_file):
-        counts = per_file[path]
-        for side in ("sim", "unit"):
-            totals[side].update(counts[side])
-        s, u = counts["sim"], counts["unit"]
-        print(f"{path:34} {s['caught']:>12}/{s['missed']}/{s['timeout']}/{s['unviable']:<10}"
-              f"{rate(s):>9}   {u['caught']:>10}/{u['missed']}/{u['timeout']}/{u['unviable']:<8}"
-              f"{rate(u):>7}")
-    s, u = totals["sim"], totals["unit"]
-    print(f"{'all':34} {s['caught']:>12}/{s['missed']}/{s['timeout']}/{s['unviable']:<10}"
-          f"{rate(s):>9}   {u['caught']:>10}/{u['missed']}/{u['timeout']}/{u['unviable']:<8}"
-          f"{rate(u):>7}")
+    print("| file | mutants | unviable | killed by the simulator | killed by unit tests "
+          "| survived the simulator | equivalent | simulator's kill rate | unit tests' kill rate |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rows = sorted({file_of(name) for name in sim}) + ["all"]
+    for path in rows:
+        names = [name for name in sim if path == "all" or file_of(name) == path]
+        viable = [name for name in names if sim[name] != "unviable"]
+        killed_sim = sum(1 for name in viable if sim[name] in ("caught", "timeout"))
+        judged_unit = [name for name in viable if unit.get(name) in ("caught", "timeout", "missed")]
+        killed_unit = sum(1 for name in judged_unit if unit[name] in ("caught", "timeout"))
+        survived = [name for name in viable if sim[name] == "missed"]
+        equivalents = sum(1 for name in survived if equivalent(name))
+        unit_equivalents = sum(1 for name in judged_unit if sim[name] == "missed" and equivalent(name))
+
+        def percent(numerator, denominator):
+            return f"{100.0 * numerator / denominator:.0f}%" if denominator else "-"
+
+        label = f"**{path}**" if path == "all" else f"`{path}`"
+        print(f"| {label} | {len(names)} | {len(names) - len(viable)} | {killed_sim} "
+              f"| {killed_unit} of {len(judged_unit)} | {len(survived)} | {equivalents} "
+              f"| {percent(killed_sim, len(viable) - equivalents)} "
+              f"| {percent(killed_unit, len(judged_unit) - unit_equivalents)} |")
 
     missed = sorted(name for name, outcome in sim.items() if outcome == "missed")
     print()

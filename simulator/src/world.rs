@@ -1302,6 +1302,8 @@ impl World {
                 // The term on its disk was reached before (the bootstrap's term 1 at first).
                 let durable_term = node.raw().raft.term;
                 self.promises.term_origins.campaigned(durable_term);
+                self.promises
+                    .node_started(id, process.drift.local_ms(now), durable_term);
                 process.life = Life::Up(Box::new(node));
                 if process.incarnation > 1 {
                     self.faults.stats.restarts += 1;
@@ -1413,6 +1415,7 @@ impl World {
     /// the crash model keeps.
     fn crash(&mut self, id: NodeId, reason: &str) {
         self.promises.node_stopped(id, self.now_ms);
+        self.promises.node_down(id);
         let now = self.now_ms;
         let process = &mut self.processes[id as usize - 1];
         let life = std::mem::replace(&mut process.life, Life::Destroyed(String::new()));
@@ -1756,7 +1759,7 @@ impl World {
     fn campaign(&mut self, node: NodeId) -> Result<(), Stop> {
         self.disturbed();
         // A node made to campaign forgets its leader, and with it its promise not to vote.
-        self.promises.lease_votes.void(node);
+        self.promises.released(node);
         self.faults.stats.forced_elections += 1;
         self.trace
             .note(self.now_ms, format!("node {node} forced to campaign"));
@@ -1807,6 +1810,7 @@ impl World {
     /// could vote twice in a term that nodes not yet aware of its removal still count it in.)
     fn remove(&mut self, id: NodeId) {
         self.promises.node_stopped(id, self.now_ms);
+        self.promises.node_down(id);
         let now = self.now_ms;
         let process = &mut self.processes[id as usize - 1];
         let life = std::mem::replace(&mut process.life, Life::Destroyed(String::new()));

@@ -39,8 +39,8 @@ fn beyond_the_drift_margin_a_lease_read_is_stale() {
         Verdict::SafetyViolation(violation) => {
             assert_eq!(
                 violation.property,
-                Property::ReadIndexBehindCommit,
-                "a read confirmed below a committed write: {violation}"
+                Property::LeaseReadUnbacked,
+                "a read answered on a lease no follower backs any more: {violation}"
             );
             assert_eq!(violation.node, Some(1), "at the old leader: {violation}");
         }

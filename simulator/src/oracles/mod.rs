@@ -75,6 +75,11 @@ pub enum Property {
     /// A node took a term that no node campaigned for: terms are made only by candidates
     /// (thesis §3.4), and a pre-vote's term is only asked about (§9.6).
     TermWithoutCampaign,
+    /// A leader answered a read on its lease while no quorum of its voters was bound to it: a
+    /// voter is bound while its own clock is inside an election timeout of its last message
+    /// from the leader, while it is down, and for an election timeout after it restarts with
+    /// persisted state (thesis §6.4.1).
+    LeaseReadUnbacked,
 }
 
 impl Property {
@@ -101,6 +106,7 @@ impl Property {
         Property::ConfChangesPending,
         Property::ConfigurationDiverged,
         Property::TermWithoutCampaign,
+        Property::LeaseReadUnbacked,
     ];
 }
 
@@ -129,6 +135,7 @@ impl Property {
             Property::ConfChangesPending => "conf changes pending",
             Property::ConfigurationDiverged => "configuration diverged",
             Property::TermWithoutCampaign => "term without campaign",
+            Property::LeaseReadUnbacked => "lease read unbacked",
         }
     }
 }

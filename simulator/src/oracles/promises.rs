@@ -6,6 +6,12 @@
 //! - [`LeaseVotes`]: with CheckQuorum a follower that heard from its leader within an election
 //!   timeout votes for nobody else, pre-vote or vote, unless a leadership transfer forces the
 //!   election (Raft thesis §4.2.3, §3.10).
+//! - [`LeaseReads`]: the leader side of the same promise. A leader answers a read on its lease
+//!   only while a quorum of its voters is bound by it: each inside an election timeout of its
+//!   own clock since its last message from that leader, down, or just restarted with
+//!   persisted state (which holds its vote for an election timeout). This judges the lease
+//!   itself, by the voters' clocks, where a stale value shows only when a new leader's write
+//!   meets a read at the old one (thesis §6.4.1).
 //! - [`PreVoteGate`]: with PreVote a node raises its term by campaigning only after a quorum
 //!   granted its pre-vote (thesis §9.6). With [`LeaseVotes`] this is the promise that a node
 //!   rejoining after a partition cannot raise the term of a cluster with a stable leader.
@@ -99,6 +105,114 @@ impl LeaseVotes {
                  from its leader of term {term} (its lease lasts {lease_ms} ms of its clock)",
                 if pre_vote { "pre-vote" } else { "vote" },
                 local_ms - heard_ms
+            ),
+        ))
+    }
+}
+
+/// The lease on the leader side: see the module docs.
+#[derive(Clone, Debug)]
+pub struct LeaseReads {
+    timings: Timings,
+    /// Per node: its leader, that leader's term, and the node's local time of its last
+    /// message from it.
+    contact: BTreeMap<NodeId, (NodeId, Term, u64)>,
+    /// Per node that restarted with persisted state: its local time then.
+    restarted: BTreeMap<NodeId, u64>,
+    /// Nodes that are down: they vote for nobody.
+    down: BTreeSet<NodeId>,
+}
+
+impl LeaseReads {
+    /// The watch for nodes with these timings.
+    pub fn new(timings: Timings) -> LeaseReads {
+        LeaseReads {
+            timings,
+            contact: BTreeMap::new(),
+            restarted: BTreeMap::new(),
+            down: BTreeSet::new(),
+        }
+    }
+
+    /// `node`, a follower in `term`, took a message from its leader `leader` at its local
+    /// `local_ms`.
+    pub fn leader_contact(&mut self, node: NodeId, leader: NodeId, term: Term, local_ms: u64) {
+        self.contact.insert(node, (leader, term, local_ms));
+    }
+
+    /// `node` crashed: until it restarts it votes for nobody.
+    pub fn crashed(&mut self, node: NodeId) {
+        self.down.insert(node);
+        self.contact.remove(&node);
+        self.restarted.remove(&node);
+    }
+
+    /// `node` started again at its local `local_ms`; `holds` when it found persisted state and
+    /// so refuses votes for an election timeout (raft's hold after a restart).
+    pub fn started(&mut self, node: NodeId, local_ms: u64, holds: bool) {
+        self.down.remove(&node);
+        if holds {
+            self.restarted.insert(node, local_ms);
+        }
+    }
+
+    /// `node` was released from its promise (a transfer's election asked for its vote, or the
+    /// application made it campaign).
+    pub fn void(&mut self, node: NodeId) {
+        self.contact.remove(&node);
+        self.restarted.remove(&node);
+    }
+
+    /// `leader`, leading `term`, answered a read on its lease. `voters` are its configuration's
+    /// voters, `is_quorum` judges a set of them, and `local_ms` gives any node's clock now.
+    pub fn check_read(
+        &self,
+        leader: NodeId,
+        term: Term,
+        voters: &BTreeSet<NodeId>,
+        is_quorum: impl Fn(&BTreeSet<NodeId>) -> bool,
+        local_ms: impl Fn(NodeId) -> u64,
+    ) -> Result<(), Violation> {
+        // As for the follower side: until (E - 1) tick periods after the message the follower
+        // has ticked fewer than E times.
+        let lease_ms = (self.timings.election_ticks - 1) * self.timings.tick_ms;
+        let bound = |voter: NodeId| {
+            let now = local_ms(voter);
+            voter == leader
+                || self.down.contains(&voter)
+                || self
+                    .contact
+                    .get(&voter)
+                    .is_some_and(|&(to, contact_term, heard)| {
+                        to == leader && contact_term == term && now < heard + lease_ms
+                    })
+                || self
+                    .restarted
+                    .get(&voter)
+                    .is_some_and(|&started| now < started + lease_ms)
+        };
+        let bound: BTreeSet<NodeId> = voters.iter().copied().filter(|&v| bound(v)).collect();
+        if is_quorum(&bound) {
+            return Ok(());
+        }
+        let unbound: Vec<String> = voters
+            .iter()
+            .filter(|voter| !bound.contains(voter))
+            .map(|&voter| match self.contact.get(&voter) {
+                Some(&(to, contact_term, heard)) if to == leader && contact_term == term => {
+                    format!("{voter} (heard from it {} ms ago)", local_ms(voter) - heard)
+                }
+                _ => format!("{voter} (not its follower)"),
+            })
+            .collect();
+        Err(Violation::at(
+            Property::LeaseReadUnbacked,
+            leader,
+            format!(
+                "leader {leader} of term {term} answered a read on its lease, but only {bound:?} \
+                 of its voters were bound to it; unbound: {} (a follower's promise lasts \
+                 {lease_ms} ms of its own clock)",
+                unbound.join(", ")
             ),
         ))
     }
@@ -499,6 +613,67 @@ mod tests {
 
     fn majority_of_three(nodes: &BTreeSet<NodeId>) -> bool {
         nodes.iter().filter(|&&id| (1..=3).contains(&id)).count() >= 2
+    }
+
+    #[test]
+    fn a_lease_read_needs_a_quorum_bound_by_their_own_clocks() {
+        let voters = BTreeSet::from([1, 2, 3]);
+        let mut reads = LeaseReads::new(TIMINGS);
+        // Leader 1 of term 5; node 2 heard from it at its local 1,000, node 3 never did.
+        reads.leader_contact(2, 1, 5, 1_000);
+        let clocks = |now: u64| move |_: NodeId| now;
+        assert!(reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(1_089))
+            .is_ok());
+        // Node 2's clock reaches the end of its promise: nine tick periods after the message.
+        let violation = reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(1_090))
+            .unwrap_err();
+        assert_eq!(violation.property, Property::LeaseReadUnbacked);
+        assert!(
+            violation.detail.contains("2 (heard from it 90 ms ago)"),
+            "{violation}"
+        );
+        assert!(
+            violation.detail.contains("3 (not its follower)"),
+            "{violation}"
+        );
+        // A contact with another leader, or in another term, binds nobody to leader 1.
+        reads.leader_contact(2, 4, 5, 1_050);
+        assert!(reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(1_060))
+            .is_err());
+        reads.leader_contact(2, 1, 4, 1_050);
+        assert!(reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(1_060))
+            .is_err());
+        // A node that is down votes for nobody; one that restarts with persisted state holds
+        // its vote for an election timeout of its clock, one that restarts without does not.
+        reads.crashed(3);
+        assert!(reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(5_000))
+            .is_ok());
+        reads.started(3, 5_000, true);
+        assert!(reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(5_089))
+            .is_ok());
+        assert!(reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(5_090))
+            .is_err());
+        reads.crashed(3);
+        reads.started(3, 6_000, false);
+        assert!(reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(6_001))
+            .is_err());
+        // A released promise binds no more.
+        reads.leader_contact(3, 1, 5, 7_000);
+        assert!(reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(7_010))
+            .is_ok());
+        reads.void(3);
+        assert!(reads
+            .check_read(1, 5, &voters, majority_of_three, clocks(7_010))
+            .is_err());
     }
 
     #[test]

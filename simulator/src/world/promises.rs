@@ -4,12 +4,14 @@
 
 use std::collections::BTreeSet;
 
+use raft::coverage::Point;
+use raft::quorum::JointConfig;
 use raft::raft::CAMPAIGN_TRANSFER;
 use raft::{codec, MessageType, NodeId, StateRole, Term};
 
 use super::{Input, World};
 use crate::oracles::promises::{
-    ready_contract, LeaseVotes, PreVoteGate, Stability, StepDown, TermOrigins, Timings,
+    ready_contract, LeaseReads, LeaseVotes, PreVoteGate, Stability, StepDown, TermOrigins, Timings,
     TransferDeadline,
 };
 use crate::oracles::Violation;
@@ -19,6 +21,7 @@ use crate::process::Outgoing;
 #[derive(Debug)]
 pub(super) struct PromiseWatch {
     pub lease_votes: LeaseVotes,
+    pub lease_reads: LeaseReads,
     pub pre_vote_gate: PreVoteGate,
     pub step_down: StepDown,
     pub transfer_deadline: TransferDeadline,
@@ -26,6 +29,8 @@ pub(super) struct PromiseWatch {
     pub term_origins: TermOrigins,
     check_quorum: bool,
     pre_vote: bool,
+    /// Leaders answer reads on their lease ([`crate::options::ReadMode::Lease`]).
+    lease_mode: bool,
 }
 
 impl PromiseWatch {
@@ -36,6 +41,7 @@ impl PromiseWatch {
         };
         PromiseWatch {
             lease_votes: LeaseVotes::new(timings),
+            lease_reads: LeaseReads::new(timings),
             pre_vote_gate: PreVoteGate::default(),
             step_down: StepDown::new(timings),
             transfer_deadline: TransferDeadline::new(timings),
@@ -43,7 +49,28 @@ impl PromiseWatch {
             term_origins: TermOrigins::default(),
             check_quorum: options.check_quorum,
             pre_vote: options.pre_vote,
+            lease_mode: options.read_mode == crate::options::ReadMode::Lease,
         }
+    }
+
+    /// `node` went down (a crash, its removal, its destruction): it votes for nobody until it
+    /// starts again. Besides [`PromiseWatch::node_stopped`].
+    pub fn node_down(&mut self, node: NodeId) {
+        self.lease_reads.crashed(node);
+    }
+
+    /// `node` started with `durable_term` on its disk (0: an empty disk). With CheckQuorum and
+    /// lease reads raft holds a restarted node's vote for an election timeout.
+    pub fn node_started(&mut self, node: NodeId, local_ms: u64, durable_term: Term) {
+        let holds = self.check_quorum && self.lease_mode && durable_term > 0;
+        self.lease_reads.started(node, local_ms, holds);
+    }
+
+    /// `node` was released from its promise to its leader (a transfer's election asked for its
+    /// vote, or the application made it campaign).
+    pub fn released(&mut self, node: NodeId) {
+        self.lease_votes.void(node);
+        self.lease_reads.void(node);
     }
 
     /// `node` stopped (a crash, a pause, its removal): its clock and promises start afresh.
@@ -55,8 +82,45 @@ impl PromiseWatch {
     }
 }
 
+/// A configuration's voters as bit sets, cheap to keep for every step, with the oracles' own
+/// quorum rule (a majority of each non-empty half), independent of raft's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Voters {
+    incoming: u128,
+    outgoing: u128,
+}
+
+impl Voters {
+    fn of(voters: &JointConfig) -> Voters {
+        let mask = |ids: &BTreeSet<NodeId>| {
+            ids.iter()
+                .filter(|&&id| id < 128)
+                .fold(0u128, |mask, &id| mask | 1 << id)
+        };
+        Voters {
+            incoming: mask(voters.incoming.voters()),
+            outgoing: mask(voters.outgoing.voters()),
+        }
+    }
+
+    fn ids(self) -> BTreeSet<NodeId> {
+        let both = self.incoming | self.outgoing;
+        (0..128).filter(|&id| both & 1 << id != 0).collect()
+    }
+
+    fn is_quorum(self, nodes: &BTreeSet<NodeId>) -> bool {
+        let chosen = nodes
+            .iter()
+            .filter(|&&id| id < 128)
+            .fold(0u128, |mask, &id| mask | 1 << id);
+        let majority =
+            |half: u128| half == 0 || 2 * (half & chosen).count_ones() > half.count_ones();
+        majority(self.incoming) && majority(self.outgoing)
+    }
+}
+
 /// What a node was before one input, for the checks after it.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct StepContext {
     term_before: Term,
     transferee_before: NodeId,
@@ -67,6 +131,12 @@ pub(super) struct StepContext {
     /// The input granted the node a pre-vote: (from, term). Counted after the step, since a
     /// pre-election the step's own ticks start comes before the message in it.
     pre_vote_granted: Option<(NodeId, Term)>,
+    /// The node's count of reads answered on its lease, to see the step answer one.
+    lease_reads_before: u64,
+    /// The node's voters before the step. A step may decide by them (grant a read on the
+    /// lease, win an election) and then apply a configuration change in the same step's
+    /// Ready: a node that became leader commits and applies what its log held.
+    voters_before: Voters,
 }
 
 impl World {
@@ -79,6 +149,8 @@ impl World {
         let mut context = StepContext {
             term_before: raft.term,
             transferee_before: raft.lead_transferee,
+            lease_reads_before: node.raw().coverage().get(Point::ReadServedLease),
+            voters_before: Voters::of(&raft.tracker.config.voters),
             ..StepContext::default()
         };
         let Input::Receive { from, bytes } = input else {
@@ -96,7 +168,7 @@ impl World {
                 if codec::decode_message(bytes)
                     .is_ok_and(|message| message.context == CAMPAIGN_TRANSFER) =>
             {
-                self.promises.lease_votes.void(id);
+                self.promises.released(id);
             }
             MessageType::RequestPreVoteResponse => {
                 if let Ok(message) = codec::decode_message(bytes) {
@@ -188,6 +260,43 @@ impl World {
             let votes = nodes.iter().map(|&id| (id, true)).collect();
             voters.vote_result(&votes) == raft::quorum::VoteResult::Won
         };
+        // The leader side of the lease: a read this step answered on it (the node's own count
+        // of such reads went up) needs a quorum of voters bound to it by their own clocks, in
+        // its configuration before the step or, when the step applied a change, after it.
+        if node.raw().coverage().get(Point::ReadServedLease) > context.lease_reads_before {
+            let read_term = if role == StateRole::Leader {
+                term
+            } else {
+                context.term_before
+            };
+            let processes = &self.processes;
+            let clock = |voter: NodeId| {
+                processes
+                    .get(voter as usize - 1)
+                    .map_or(0, |process| process.drift.local_ms(now))
+            };
+            let lease_reads = &self.promises.lease_reads;
+            let after = Voters::of(voters);
+            let judged = lease_reads.check_read(
+                id,
+                read_term,
+                &after.ids(),
+                |nodes| after.is_quorum(nodes),
+                clock,
+            );
+            let before = context.voters_before;
+            match judged {
+                Ok(()) => {}
+                Err(_) if before != after => lease_reads.check_read(
+                    id,
+                    read_term,
+                    &before.ids(),
+                    |nodes| before.is_quorum(nodes),
+                    clock,
+                )?,
+                Err(violation) => return Err(violation),
+            }
+        }
         let watch = &mut self.promises;
         // The follower side of the lease: the time of each message from the leader.
         if let Some((from, msg_type, message_term)) = context.message {
@@ -205,6 +314,7 @@ impl World {
                 && clock_current
             {
                 watch.lease_votes.leader_contact(id, term, local_ms);
+                watch.lease_reads.leader_contact(id, from, term, local_ms);
             }
             if role == StateRole::Leader
                 && matches!(
@@ -236,7 +346,9 @@ impl World {
         {
             watch
                 .pre_vote_gate
-                .check_campaign(id, context.term_before, term, is_quorum)?;
+                .check_campaign(id, context.term_before, term, |nodes| {
+                    is_quorum(nodes) || context.voters_before.is_quorum(nodes)
+                })?;
         }
         // CheckQuorum on the leader side, and the transfer deadline.
         if role == StateRole::Leader {
@@ -293,5 +405,36 @@ impl World {
     /// Something happened that may legitimately move terms and leaders.
     pub(super) fn disturbed(&mut self) {
         self.promises.stability.disturbed(self.now_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(ids: &[NodeId]) -> BTreeSet<NodeId> {
+        ids.iter().copied().collect()
+    }
+
+    #[test]
+    fn voters_decide_by_a_majority_of_each_half() {
+        let simple = Voters::of(&JointConfig::new(set(&[1, 2, 3])));
+        assert_eq!(simple.ids(), set(&[1, 2, 3]));
+        assert!(simple.is_quorum(&set(&[1, 3])));
+        assert!(
+            !simple.is_quorum(&set(&[2, 4, 5])),
+            "4 and 5 are not voters"
+        );
+        let joint = Voters::of(&JointConfig {
+            incoming: raft::quorum::MajorityConfig::new(set(&[3, 4, 5])),
+            outgoing: raft::quorum::MajorityConfig::new(set(&[1, 2, 3])),
+        });
+        assert_eq!(joint.ids(), set(&[1, 2, 3, 4, 5]));
+        assert!(joint.is_quorum(&set(&[1, 3, 4])));
+        assert!(!joint.is_quorum(&set(&[1, 2, 4])), "one of three incoming");
+        assert!(!joint.is_quorum(&set(&[3, 4, 5])), "one of three outgoing");
+        let pair = Voters::of(&JointConfig::new(set(&[1, 2])));
+        assert!(!pair.is_quorum(&set(&[2])), "half is no majority");
+        assert_ne!(pair, simple);
     }
 }

@@ -433,6 +433,7 @@ impl World {
         process.restart_pending = false;
         self.invariants.on_crash(id);
         self.promises.node_stopped(id, self.now_ms);
+        self.promises.node_down(id);
         self.requests.retain(|(node, _, _), _| *node != id);
         self.faults.stats.destroyed_nodes += 1;
         self.stats.destroyed.push((id, reason));
