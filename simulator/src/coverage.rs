@@ -425,6 +425,19 @@ impl Floors {
         out
     }
 
+    /// The floors for a sweep of `seeds` seeds, from floors set for `gate_seeds`: each in
+    /// proportion, rounded down. A floor is half of what the gate's seeds reached, so a sweep
+    /// of a part of them falls below its share only when something stopped reaching the point.
+    pub fn scaled(&self, gate_seeds: u64, seeds: u64) -> Floors {
+        Floors {
+            floors: self
+                .floors
+                .iter()
+                .map(|(point, &floor)| (point.clone(), floor * seeds / gate_seeds.max(1)))
+                .collect(),
+        }
+    }
+
     /// The points of `table` below their floor.
     pub fn misses(&self, table: &CoverageTable) -> Vec<FloorMiss> {
         catalogue()
