@@ -80,6 +80,9 @@ pub enum Property {
     /// from the leader, while it is down, and for an election timeout after it restarts with
     /// persisted state (thesis §6.4.1).
     LeaseReadUnbacked,
+    /// With `step_down_on_removal`, a leader went on leading in the step that applied its own
+    /// removal or demotion (etcd's StepDownOnRemoval: it steps down as the change takes effect).
+    RemovedLeaderLeads,
 }
 
 impl Property {
@@ -107,6 +110,7 @@ impl Property {
         Property::ConfigurationDiverged,
         Property::TermWithoutCampaign,
         Property::LeaseReadUnbacked,
+        Property::RemovedLeaderLeads,
     ];
 }
 
@@ -136,6 +140,7 @@ impl Property {
             Property::ConfigurationDiverged => "configuration diverged",
             Property::TermWithoutCampaign => "term without campaign",
             Property::LeaseReadUnbacked => "lease read unbacked",
+            Property::RemovedLeaderLeads => "removed leader leads",
         }
     }
 }

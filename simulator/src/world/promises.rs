@@ -14,7 +14,7 @@ use crate::oracles::promises::{
     ready_contract, LeaseReads, LeaseVotes, PreVoteGate, Stability, StepDown, TermOrigins, Timings,
     TransferDeadline,
 };
-use crate::oracles::Violation;
+use crate::oracles::{Property, Violation};
 use crate::process::Outgoing;
 
 /// The promise oracles of one run.
@@ -31,6 +31,8 @@ pub(super) struct PromiseWatch {
     pre_vote: bool,
     /// Leaders answer reads on their lease ([`crate::options::ReadMode::Lease`]).
     lease_mode: bool,
+    /// A leader steps down as it applies its own removal or demotion.
+    step_down_on_removal: bool,
 }
 
 impl PromiseWatch {
@@ -50,6 +52,7 @@ impl PromiseWatch {
             check_quorum: options.check_quorum,
             pre_vote: options.pre_vote,
             lease_mode: options.read_mode == crate::options::ReadMode::Lease,
+            step_down_on_removal: options.step_down_on_removal,
         }
     }
 
@@ -103,6 +106,10 @@ impl Voters {
         }
     }
 
+    fn contains(self, id: NodeId) -> bool {
+        id < 128 && (self.incoming | self.outgoing) & 1 << id != 0
+    }
+
     fn ids(self) -> BTreeSet<NodeId> {
         let both = self.incoming | self.outgoing;
         (0..128).filter(|&id| both & 1 << id != 0).collect()
@@ -137,6 +144,8 @@ pub(super) struct StepContext {
     /// lease, win an election) and then apply a configuration change in the same step's
     /// Ready: a node that became leader commits and applies what its log held.
     voters_before: Voters,
+    /// The node led before the step.
+    leader_before: bool,
 }
 
 impl World {
@@ -151,6 +160,7 @@ impl World {
             transferee_before: raft.lead_transferee,
             lease_reads_before: node.raw().coverage().get(Point::ReadServedLease),
             voters_before: Voters::of(&raft.tracker.config.voters),
+            leader_before: raft.role == StateRole::Leader,
             ..StepContext::default()
         };
         let Input::Receive { from, bytes } = input else {
@@ -350,6 +360,25 @@ impl World {
                     is_quorum(nodes) || context.voters_before.is_quorum(nodes)
                 })?;
         }
+        // StepDownOnRemoval: a leader that applied its own removal or demotion in this step
+        // stepped down in it. (A node finishing its removal may campaign and lead again from
+        // outside; that is a later step.)
+        if watch.step_down_on_removal
+            && context.leader_before
+            && role == StateRole::Leader
+            && context.voters_before.contains(id)
+            && !voters.contains(id)
+        {
+            return Err(Violation::at(
+                Property::RemovedLeaderLeads,
+                id,
+                format!(
+                    "node {id} still leads term {term} after applying a configuration whose \
+                     voters {:?} leave it out, with step_down_on_removal on",
+                    voters.ids()
+                ),
+            ));
+        }
         // CheckQuorum on the leader side, and the transfer deadline.
         if role == StateRole::Leader {
             if watch.check_quorum {
@@ -436,5 +465,6 @@ mod tests {
         let pair = Voters::of(&JointConfig::new(set(&[1, 2])));
         assert!(!pair.is_quorum(&set(&[2])), "half is no majority");
         assert_ne!(pair, simple);
+        assert!(joint.contains(1) && joint.contains(5) && !joint.contains(6));
     }
 }
