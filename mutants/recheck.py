@@ -3,9 +3,10 @@
 
 Usage: mutants/recheck.py OUT_DIR SEEDS -- CARGO_MUTANTS_ARGS...
 
-After a blind spot is closed (an oracle, a swarm option, a coverage floor), the mutants that
-survived the shards in OUT_DIR/*/sim are run once more through the simulator's pass; the
-outcomes go to OUT_DIR/recheck/sim, and mutants/report.py lets them stand over the shards'.
+After a blind spot is closed (an oracle, a swarm option, a coverage floor), the mutants still
+missed (by their shard, or by the latest recheck that judged them) are run once more through
+the simulator's pass; the outcomes go to OUT_DIR/recheck-N/sim (N counting up), and
+mutants/report.py lets each recheck stand over what came before it.
 Only the survivors are rebuilt, so this takes minutes where the shards took hours. The
 mutants are picked by name (cargo-mutants' --re, anchored), so the source files must be the
 ones the shards mutated: a changed line in raft or kvapp renames its mutants.
@@ -23,20 +24,29 @@ def main():
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     out_dir, seeds, cargo_args = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[4:]
-    missed = set()
-    for shard in sorted(out_dir.glob("*/sim/mutants.out/missed.txt")):
-        if shard.parts[-4] == "recheck":
-            continue
-        missed.update(line.strip() for line in shard.read_text().splitlines() if line.strip())
+    # The latest verdict of each mutant: the shards', then every earlier recheck in order.
+    latest = {}
+    shards = [path for path in sorted(out_dir.iterdir()) if path.is_dir()]
+    rechecks = sorted((path for path in shards if path.name.startswith("recheck-")),
+                      key=lambda path: int(path.name.split("-", 1)[1]))
+    for directory in [path for path in shards if path not in rechecks] + rechecks:
+        for outcome in ("caught", "missed", "timeout", "unviable"):
+            listing = directory / "sim" / "mutants.out" / f"{outcome}.txt"
+            if listing.exists():
+                for line in listing.read_text().splitlines():
+                    if line.strip():
+                        latest[line.strip()] = outcome
+    missed = {name for name, outcome in latest.items() if outcome == "missed"}
     if not missed:
-        print(f"no survivors in {out_dir}/*/sim: nothing to recheck", file=sys.stderr)
+        print(f"no survivors in {out_dir}: nothing to recheck", file=sys.stderr)
         return 0
+    target = out_dir / f"recheck-{len(rechecks) + 1}" / "sim"
     print(f"rechecking {len(missed)} survivors", file=sys.stderr)
     regexes = []
     for name in sorted(missed):
         regexes += ["--re", "^" + re.escape(name) + "$"]
-    command = ["cargo", "mutants", *regexes, *cargo_args, "-o", str(out_dir / "recheck" / "sim")]
-    (out_dir / "recheck" / "sim").mkdir(parents=True, exist_ok=True)
+    command = ["cargo", "mutants", *regexes, *cargo_args, "-o", str(target)]
+    target.mkdir(parents=True, exist_ok=True)
     environment = dict(os.environ, RAFTSIM_MUTANT_SEEDS=seeds)
     return subprocess.call(command, env=environment)
 

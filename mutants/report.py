@@ -7,8 +7,8 @@ OUT_DIR holds one directory per shard (`make mutants-sim MUTANT_SHARD=k/n` write
 `make mutants-unit` k-of-n/unit), each pass's with the mutants.out/ that `cargo mutants -o`
 leaves: caught.txt, missed.txt, timeout.txt and unviable.txt, one mutant per line. A mutant is
 named by cargo-mutants' own line ("raft/src/log.rs:120:9: replace ... with ..."). Every shard
-found is merged, and OUT_DIR/recheck/sim (`make mutants-recheck`: the survivors judged again
-after a blind spot was closed) stands over the shards' outcomes for the mutants it judged; a mutant counts for the unit tests only if the simulator's pass judged it too.
+found is merged, and each OUT_DIR/recheck-N/sim (`make mutants-recheck`: the survivors judged
+again after a blind spot was closed) stands over what came before it for the mutants it judged; a mutant counts for the unit tests only if the simulator's pass judged it too.
 
 TRIAGE_FILE lists survivors that were looked at, one per line starting with "- `NAME`" and
 followed by the verdict (equivalent, or a gap, with what would catch it). The report prints:
@@ -76,7 +76,7 @@ def main():
         print(f"{out_dir} does not exist: run `make mutants-sim` first", file=sys.stderr)
         return 2
     for shard in sorted(path for path in out_dir.iterdir() if path.is_dir()):
-        if shard.name == "recheck":
+        if shard.name.startswith("recheck-"):
             continue
         part = read_pass(shard / "sim")
         if part is None:
@@ -90,13 +90,15 @@ def main():
         return 2
     print(f"shards: {', '.join(shards)}; {len(sim)} mutants judged by the simulator, "
           f"{sum(1 for name in sim if name in unit)} of them by the unit tests too")
-    # `make mutants-recheck` judged the survivors again with the simulator as it is now.
-    recheck = read_pass(out_dir / "recheck" / "sim") or {}
-    changed = [name for name, outcome in recheck.items()
-               if name in sim and outcome != sim[name]]
-    if recheck:
-        print(f"recheck: {len(recheck)} survivors judged again by the simulator as it is now, "
-              f"{len(changed)} of them caught this time")
+    # `make mutants-recheck` judged the survivors again with the simulator as it then was.
+    rechecks = sorted((path for path in out_dir.iterdir() if path.name.startswith("recheck-")),
+                      key=lambda path: int(path.name.split("-", 1)[1]))
+    for recheck_dir in rechecks:
+        recheck = read_pass(recheck_dir / "sim") or {}
+        caught = [name for name, outcome in recheck.items()
+                  if name in sim and outcome in ("caught", "timeout") and sim[name] == "missed"]
+        print(f"{recheck_dir.name}: {len(recheck)} survivors judged again, "
+              f"{len(caught)} of them caught this time")
         sim.update((name, outcome) for name, outcome in recheck.items() if name in sim)
     print()
     triaged = read_triage(triage_path)
