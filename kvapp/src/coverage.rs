@@ -19,6 +19,9 @@ raft::coverage_points! {
     WritesUnknownOnLeaderChange => "kvapp.writes_unknown_on_leader_change",
     /// A confirmed read waited for the state machine to apply up to its index.
     ReadWaitedForApply => "kvapp.read_waited_for_apply",
+    /// A read asked at a follower was confirmed by the leader's answer (a ReadIndex forwarded
+    /// and answered with the leader's commit index).
+    FollowerRead => "reads.confirmed_at_follower",
     /// Committed entries waited in the apply queue past the Ready that delivered them.
     ApplyLagged => "kvapp.apply_lagged",
     /// The apply queue was drained before advancing because it held a configuration change.

@@ -1165,12 +1165,12 @@ impl<D: Disk, T: Transport, C: Clock> Node<D, T, C> {
             return;
         };
         let request = RequestId::from_le_bytes(bytes);
+        let at_follower = !self.is_leader();
         if let Some(read) = self.pending_reads.get_mut(&request) {
             read.index = Some(read_state.index);
-            self.coverage.hit_if(
-                read_state.index > self.applied_index,
-                Point::ReadWaitedForApply,
-            );
+            let waited = read_state.index > self.applied_index;
+            self.coverage.hit_if(waited, Point::ReadWaitedForApply);
+            self.coverage.hit_if(at_follower, Point::FollowerRead);
         }
     }
 
