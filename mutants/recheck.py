@@ -45,7 +45,9 @@ def main():
     regexes = []
     for name in sorted(missed):
         regexes += ["--re", "^" + re.escape(name) + "$"]
-    command = ["cargo", "mutants", *regexes, *cargo_args, "-o", str(target)]
+    # The output directory goes before CARGO_MUTANTS_ARGS, which end with the test's own
+    # arguments after `--`.
+    command = ["cargo", "mutants", "-o", str(target), *regexes, *cargo_args]
     target.mkdir(parents=True, exist_ok=True)
     environment = dict(os.environ, RAFTSIM_MUTANT_SEEDS=seeds)
     return subprocess.call(command, env=environment)
