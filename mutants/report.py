@@ -61,6 +61,8 @@ def read_triage(path):
             triaged[current] = (triaged[current] + " " + line.strip()).strip()
         else:
             current = None
+    # A long name puts its verdict on the next line, after a dash.
+    triaged = {name: verdict.lstrip("—-: ") for name, verdict in triaged.items()}
     # The verdict word and its first clause are enough for the table.
     return {name: verdict[:110] + ("…" if len(verdict) > 110 else "")
             for name, verdict in triaged.items()}
