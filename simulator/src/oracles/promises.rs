@@ -622,9 +622,12 @@ mod tests {
         // Leader 1 of term 5; node 2 heard from it at its local 1,000, node 3 never did.
         reads.leader_contact(2, 1, 5, 1_000);
         let clocks = |now: u64| move |_: NodeId| now;
-        assert!(reads
-            .check_read(1, 5, &voters, majority_of_three, clocks(1_089))
-            .is_ok());
+        let backed = |reads: &LeaseReads, now: u64| {
+            reads
+                .check_read(1, 5, &voters, majority_of_three, clocks(now))
+                .is_ok()
+        };
+        assert!(backed(&reads, 1_089));
         // Node 2's clock reaches the end of its promise: nine tick periods after the message.
         let violation = reads
             .check_read(1, 5, &voters, majority_of_three, clocks(1_090))
@@ -640,40 +643,24 @@ mod tests {
         );
         // A contact with another leader, or in another term, binds nobody to leader 1.
         reads.leader_contact(2, 4, 5, 1_050);
-        assert!(reads
-            .check_read(1, 5, &voters, majority_of_three, clocks(1_060))
-            .is_err());
+        assert!(!backed(&reads, 1_060));
         reads.leader_contact(2, 1, 4, 1_050);
-        assert!(reads
-            .check_read(1, 5, &voters, majority_of_three, clocks(1_060))
-            .is_err());
+        assert!(!backed(&reads, 1_060));
         // A node that is down votes for nobody; one that restarts with persisted state holds
         // its vote for an election timeout of its clock, one that restarts without does not.
         reads.crashed(3);
-        assert!(reads
-            .check_read(1, 5, &voters, majority_of_three, clocks(5_000))
-            .is_ok());
+        assert!(backed(&reads, 5_000));
         reads.started(3, 5_000, true);
-        assert!(reads
-            .check_read(1, 5, &voters, majority_of_three, clocks(5_089))
-            .is_ok());
-        assert!(reads
-            .check_read(1, 5, &voters, majority_of_three, clocks(5_090))
-            .is_err());
+        assert!(backed(&reads, 5_089));
+        assert!(!backed(&reads, 5_090));
         reads.crashed(3);
         reads.started(3, 6_000, false);
-        assert!(reads
-            .check_read(1, 5, &voters, majority_of_three, clocks(6_001))
-            .is_err());
+        assert!(!backed(&reads, 6_001));
         // A released promise binds no more.
         reads.leader_contact(3, 1, 5, 7_000);
-        assert!(reads
-            .check_read(1, 5, &voters, majority_of_three, clocks(7_010))
-            .is_ok());
+        assert!(backed(&reads, 7_010));
         reads.void(3);
-        assert!(reads
-            .check_read(1, 5, &voters, majority_of_three, clocks(7_010))
-            .is_err());
+        assert!(!backed(&reads, 7_010));
     }
 
     #[test]

@@ -286,24 +286,14 @@ impl World {
                     .map_or(0, |process| process.drift.local_ms(now))
             };
             let lease_reads = &self.promises.lease_reads;
-            let after = Voters::of(voters);
-            let judged = lease_reads.check_read(
-                id,
-                read_term,
-                &after.ids(),
-                |nodes| after.is_quorum(nodes),
-                clock,
-            );
-            let before = context.voters_before;
-            match judged {
+            let (before, after) = (context.voters_before, Voters::of(voters));
+            let judge = |voters: Voters| {
+                let is_quorum = |nodes: &BTreeSet<NodeId>| voters.is_quorum(nodes);
+                lease_reads.check_read(id, read_term, &voters.ids(), is_quorum, clock)
+            };
+            match judge(after) {
                 Ok(()) => {}
-                Err(_) if before != after => lease_reads.check_read(
-                    id,
-                    read_term,
-                    &before.ids(),
-                    |nodes| before.is_quorum(nodes),
-                    clock,
-                )?,
+                Err(_) if before != after => judge(before)?,
                 Err(violation) => return Err(violation),
             }
         }
