@@ -397,12 +397,18 @@ impl World {
             return Ok(());
         }
         // The cluster's terms are its members': a node the leader's configuration does not
-        // count (removed while down, it never learned) may raise its own term unheard.
+        // count (removed while down or cut off, it never learned) may raise its own term
+        // unheard. Its campaign is a disturbance all the same: a removed node that does not know
+        // it is out keeps campaigning, and without CheckQuorum's lease its vote requests raise the
+        // members' terms (the Raft thesis, §4.2.3, "disruptive servers").
         let Some(members) = self.leader_configuration(self.promises.stability.highest_term())
         else {
             return self.promises.stability.observe_term(id, term, now, false);
         };
         if !members.contains(id) {
+            if matches!(role, StateRole::Candidate | StateRole::Leader) {
+                self.promises.stability.disturbed(now);
+            }
             return Ok(());
         }
         let leader_known = true;
