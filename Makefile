@@ -74,8 +74,17 @@ MUTANT_JOBS ?= 1
 MUTANT_FILES ?= raft/src/raft.rs raft/src/log.rs raft/src/read_only.rs raft/src/tracker/*.rs \
 	raft/src/quorum/*.rs raft/src/confchange/*.rs kvapp/src/store.rs kvapp/src/wal.rs \
 	kvapp/src/wal/*.rs kvapp/src/node.rs
+## MUTANT_SAME_AS=k-of-n: instead of a shard, exactly the mutants that the simulator's pass in
+## mutants/out/k-of-n/sim judged, chosen by name (mutants/names.py), into the same directory:
+## for the other pass after an edit to the sources moved mutants to other shards.
+ifdef MUTANT_SAME_AS
+MUTANT_OUT = mutants/out/$(MUTANT_SAME_AS)
+MUTANT_SELECT = --re "$$(python3 mutants/names.py $(MUTANT_OUT)/sim)"
+else
 MUTANT_OUT = mutants/out/$(subst /,-of-,$(MUTANT_SHARD))
-MUTANTS = $(CARGO) mutants --shard $(MUTANT_SHARD) --sharding round-robin -j $(MUTANT_JOBS) \
+MUTANT_SELECT = --shard $(MUTANT_SHARD) --sharding round-robin
+endif
+MUTANTS = $(CARGO) mutants $(MUTANT_SELECT) -j $(MUTANT_JOBS) \
 	--profile mutants-sim --build-timeout 900 $(foreach file,$(MUTANT_FILES),-f '$(file)')
 mutants-install:
 	@command -v cargo-mutants >/dev/null 2>&1 || $(CARGO) install cargo-mutants --locked
