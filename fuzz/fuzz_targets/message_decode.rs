@@ -7,7 +7,8 @@
 //! with the same value and re-encodes to exactly the input; whatever postcard accepts and
 //! re-encodes to exactly the input, the hand decoder accepts with the same value. (postcard
 //! also accepts varints padded with zero groups, which the hand decoders reject on purpose:
-//! those re-encode shorter.) The message peek succeeds exactly when decoding does.
+//! those re-encode shorter.) The message peek and outline succeed exactly when decoding does,
+//! and read the same fields.
 
 #![no_main]
 
@@ -51,12 +52,21 @@ fuzz_target!(|bytes: &[u8]| {
     agrees_with_postcard::<Message>(bytes, codec::decode_message);
     agrees_with_postcard::<Vec<Entry>>(bytes, codec::decode_entries);
     agrees_with_postcard::<HardState>(bytes, codec::decode_hard_state);
+    let mut outline = codec::MessageOutline::default();
+    let outlined = codec::outline_message_into(bytes, &mut outline);
     match codec::decode_message(bytes) {
-        Ok(message) => assert_eq!(
-            codec::peek_message_type_and_reject(bytes),
-            Ok((message.msg_type, message.reject))
-        ),
-        Err(error) => assert_eq!(codec::peek_message_type_and_reject(bytes), Err(error)),
+        Ok(message) => {
+            assert_eq!(
+                codec::peek_message_type_and_reject(bytes),
+                Ok((message.msg_type, message.reject))
+            );
+            assert_eq!(outlined, Ok(()));
+            assert_eq!(outline, codec::MessageOutline::from(&message));
+        }
+        Err(error) => {
+            assert_eq!(codec::peek_message_type_and_reject(bytes), Err(error.clone()));
+            assert_eq!(outlined, Err(error));
+        }
     }
     if let Ok(command) = kvapp::store::decode_command(bytes) {
         let again = kvapp::store::encode_command(&command);

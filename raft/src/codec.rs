@@ -34,7 +34,7 @@ mod differential_tests;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::message::{ConfChange, Entry, HardState, Message, MessageType, Term};
+use crate::message::{ConfChange, Entry, HardState, Index, Message, MessageType, NodeId, Term};
 use primitive::{decode_prefix, decode_whole, encode_into};
 
 /// The version byte written before every encoded value.
@@ -228,6 +228,67 @@ pub fn peek_message_type_and_term(bytes: &[u8]) -> Result<(MessageType, Term), C
 /// counts append responses by whether they reject.
 pub fn peek_message_type_and_reject(bytes: &[u8]) -> Result<(MessageType, bool), CodecError> {
     decode_whole(bytes, layout::skim_message)
+}
+
+/// What an encoded message says, without its payloads: the header fields, each entry's index
+/// and term, and the snapshot's index and term. For a simulator or a tracer that inspects every
+/// message: [`outline_message_into`] fills one and reuses its entry list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageOutline {
+    /// As [`Message::msg_type`].
+    pub msg_type: MessageType,
+    /// As [`Message::to`].
+    pub to: NodeId,
+    /// As [`Message::from`].
+    pub from: NodeId,
+    /// As [`Message::term`].
+    pub term: Term,
+    /// As [`Message::log_term`].
+    pub log_term: Term,
+    /// As [`Message::index`].
+    pub index: Index,
+    /// Each entry's (index, term), in order.
+    pub entries: Vec<(Index, Term)>,
+    /// As [`Message::commit`].
+    pub commit: Index,
+    /// The snapshot's (index, term), if the message carries one.
+    pub snapshot: Option<(Index, Term)>,
+    /// As [`Message::reject`].
+    pub reject: bool,
+    /// As [`Message::reject_hint`].
+    pub reject_hint: Index,
+}
+
+impl From<&Message> for MessageOutline {
+    fn from(message: &Message) -> MessageOutline {
+        MessageOutline {
+            msg_type: message.msg_type,
+            to: message.to,
+            from: message.from,
+            term: message.term,
+            log_term: message.log_term,
+            index: message.index,
+            entries: message
+                .entries
+                .iter()
+                .map(|entry| (entry.index, entry.term))
+                .collect(),
+            commit: message.commit,
+            snapshot: message
+                .snapshot
+                .as_ref()
+                .map(|snapshot| (snapshot.metadata.index, snapshot.metadata.term)),
+            reject: message.reject,
+            reject_hint: message.reject_hint,
+        }
+    }
+}
+
+/// Reads an encoded message into `outline` (see [`MessageOutline`]). It checks the whole
+/// message, so it succeeds exactly when [`decode_message`] would; no entry data, snapshot or
+/// context is copied.
+pub fn outline_message_into(bytes: &[u8], outline: &mut MessageOutline) -> Result<(), CodecError> {
+    decode_whole(bytes, |reader| layout::outline_message(reader, outline))
 }
 
 /// Appends the encoding of an entry batch, version byte included, to `out`: the same bytes as

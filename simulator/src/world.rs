@@ -241,6 +241,8 @@ pub struct World {
     archive: Archive,
     /// An empty outbox kept for swapping with a node's after each step.
     spare_outbox: Vec<Outgoing>,
+    /// A message's outline for the oracles, kept to reuse its entry list.
+    spare_outline: raft::codec::MessageOutline,
     history: History,
     requests: FxHashMap<(NodeId, u64, RequestId), PendingRequest>,
     trace: Trace,
@@ -390,6 +392,7 @@ impl World {
             started: None,
             current_node: None,
             spare_outbox: Vec::new(),
+            spare_outline: raft::codec::MessageOutline::default(),
             scheduled: matches!(plan.faults, FaultPlan::Scheduled(_)),
             ticks: match plan.faults {
                 FaultPlan::Random => Vec::new(),

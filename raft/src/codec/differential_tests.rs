@@ -215,14 +215,27 @@ where
     Ok(())
 }
 
-/// The message contract, plus: the peek succeeds exactly when decoding does, with the same
-/// error, and reads the same type and flag.
+/// The message contract, plus: the peek and the outline succeed exactly when decoding does,
+/// with the same error, and read the same fields.
 fn check_message_bytes(bytes: &[u8]) -> Result<(), TestCaseError> {
     check_decoder_against_postcard(bytes, decode_message)?;
     let peeked = peek_message_type_and_reject(bytes);
+    // A stale entry list in the outline must be replaced, not extended.
+    let mut outline = MessageOutline {
+        entries: vec![(7, 7)],
+        ..MessageOutline::default()
+    };
+    let outlined = outline_message_into(bytes, &mut outline);
     match decode_message(bytes) {
-        Ok(message) => prop_assert_eq!(peeked, Ok((message.msg_type, message.reject))),
-        Err(error) => prop_assert_eq!(peeked, Err(error)),
+        Ok(message) => {
+            prop_assert_eq!(peeked, Ok((message.msg_type, message.reject)));
+            prop_assert_eq!(outlined, Ok(()));
+            prop_assert_eq!(outline, MessageOutline::from(&message));
+        }
+        Err(error) => {
+            prop_assert_eq!(peeked, Err(error.clone()));
+            prop_assert_eq!(outlined, Err(error));
+        }
     }
     Ok(())
 }
@@ -247,6 +260,9 @@ proptest! {
             peek_message_type_and_reject(&bytes),
             Ok((message.msg_type, message.reject))
         );
+        let mut outline = MessageOutline::default();
+        prop_assert_eq!(outline_message_into(&bytes, &mut outline), Ok(()));
+        prop_assert_eq!(outline, MessageOutline::from(&message));
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! difference from serde's generic path.
 
 use super::primitive::{Reader, Stopped, Writer};
+use super::MessageOutline;
 use crate::message::{
     ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot, SnapshotMetadata,
 };
@@ -201,6 +202,37 @@ pub(super) fn skim_message(reader: &mut Reader<'_, '_>) -> Result<(MessageType, 
     Ok((msg_type, reject))
 }
 
+/// Reads a whole message into `outline` without building it: the header fields, each entry's
+/// index and term, the snapshot's index and term; nothing is copied or allocated once
+/// `outline.entries` has room. Accepts exactly what [`read_message`] accepts.
+pub(super) fn outline_message(
+    reader: &mut Reader<'_, '_>,
+    outline: &mut MessageOutline,
+) -> Result<(), Stopped> {
+    outline.msg_type = reader.discriminant("msg_type", message_type_at)?;
+    outline.to = reader.varint("to")?;
+    outline.from = reader.varint("from")?;
+    outline.term = reader.varint("term")?;
+    outline.log_term = reader.varint("log_term")?;
+    outline.index = reader.varint("index")?;
+    outline.entries.clear();
+    let count = reader.count("entries", ENTRY_MIN_BYTES)?;
+    for _ in 0..count {
+        let (term, index, _, _) = read_entry_parts(reader)?;
+        outline.entries.push((index, term));
+    }
+    outline.commit = reader.varint("commit")?;
+    outline.snapshot = if reader.option_tag("snapshot")? {
+        Some(skim_snapshot(reader)?)
+    } else {
+        None
+    };
+    outline.reject = reader.bool("reject")?;
+    outline.reject_hint = reader.varint("reject_hint")?;
+    reader.bytes("context")?;
+    Ok(())
+}
+
 #[inline(always)]
 pub(super) fn read_entries(reader: &mut Reader<'_, '_>) -> Result<Vec<Entry>, Stopped> {
     let count = reader.count("entries", ENTRY_MIN_BYTES)?;
@@ -270,16 +302,17 @@ fn read_snapshot(reader: &mut Reader<'_, '_>) -> Result<Snapshot, Stopped> {
 
 /// Checks a snapshot as [`read_snapshot`] does, without copying anything.
 #[inline(always)]
-fn skim_snapshot(reader: &mut Reader<'_, '_>) -> Result<(), Stopped> {
+/// Checks a snapshot without copying it; returns its index and term.
+fn skim_snapshot(reader: &mut Reader<'_, '_>) -> Result<(u64, u64), Stopped> {
     reader.bytes("snapshot.data")?;
     reader.skip_varints("conf_state.voters")?;
     reader.skip_varints("conf_state.learners")?;
     reader.skip_varints("conf_state.voters_outgoing")?;
     reader.skip_varints("conf_state.learners_next")?;
     reader.bool("conf_state.auto_leave")?;
-    reader.varint("snapshot.index")?;
-    reader.varint("snapshot.term")?;
-    Ok(())
+    let index = reader.varint("snapshot.index")?;
+    let term = reader.varint("snapshot.term")?;
+    Ok((index, term))
 }
 
 #[inline(always)]

@@ -5,11 +5,16 @@
 //!   durability across restarts).
 //! - [`reference`](mod@reference): a reference state machine fed with the committed log, against which every
 //!   node's applied store and every acknowledged reply is compared.
+//! - [`messages`]: every message's claims about its sender's log (contiguous entries the sender
+//!   holds, the terms it names, commit indexes it reached), judged as the message leaves.
+//! - [`promises`]: what a node promised by its protocol options (leases, PreVote, CheckQuorum,
+//!   transfers, the Ready contract), judged over time.
 //!
 //! The oracles take plain values, not nodes, so that unit tests can feed them crafted
 //! violations; the world extracts those values from `kvapp::Node` (see `world.rs`).
 
 pub mod invariants;
+pub mod messages;
 pub mod promises;
 pub mod reference;
 
@@ -83,6 +88,10 @@ pub enum Property {
     /// With `step_down_on_removal`, a leader went on leading in the step that applied its own
     /// removal or demotion (etcd's StepDownOnRemoval: it steps down as the change takes effect).
     RemovedLeaderLeads,
+    /// A message misstated its sender's log: entries that do not follow one another or that
+    /// the sender does not hold, a term the sender does not have at the index named, a last
+    /// index or a commit index it has not reached.
+    MessageClaim,
 }
 
 impl Property {
@@ -111,6 +120,7 @@ impl Property {
         Property::TermWithoutCampaign,
         Property::LeaseReadUnbacked,
         Property::RemovedLeaderLeads,
+        Property::MessageClaim,
     ];
 }
 
@@ -141,6 +151,7 @@ impl Property {
             Property::TermWithoutCampaign => "term without campaign",
             Property::LeaseReadUnbacked => "lease read unbacked",
             Property::RemovedLeaderLeads => "removed leader leads",
+            Property::MessageClaim => "message claim",
         }
     }
 }

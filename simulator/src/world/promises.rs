@@ -10,6 +10,7 @@ use raft::raft::CAMPAIGN_TRANSFER;
 use raft::{codec, MessageType, NodeId, StateRole, Term};
 
 use super::{Input, World};
+use crate::oracles::messages;
 use crate::oracles::promises::{
     ready_contract, LeaseReads, LeaseVotes, PreVoteGate, Stability, StepDown, TermOrigins, Timings,
     TransferDeadline,
@@ -146,6 +147,8 @@ pub(super) struct StepContext {
     voters_before: Voters,
     /// The node led before the step.
     leader_before: bool,
+    /// The index and term of the node's last entry before the step.
+    last_before: (raft::Index, Term),
 }
 
 impl World {
@@ -161,6 +164,7 @@ impl World {
             lease_reads_before: node.raw().coverage().get(Point::ReadServedLease),
             voters_before: Voters::of(&raft.tracker.config.voters),
             leader_before: raft.role == StateRole::Leader,
+            last_before: (raft.raft_log.last_index(), raft.raft_log.last_term()),
             ..StepContext::default()
         };
         let Input::Receive { from, bytes } = input else {
@@ -192,35 +196,57 @@ impl World {
         context
     }
 
-    /// The checks on one message `id` sends, when it hands it to the network: a vote or
-    /// pre-vote granted inside the lease, a promise of durable state that is not durable, the
-    /// start of a pre-election.
+    /// The checks on one message `id` sends, when it hands it to the network: its claims about
+    /// the sender's log, a vote or pre-vote granted inside the lease, a promise of durable state
+    /// that is not durable, the start of a pre-election.
     pub(super) fn check_outgoing(
         &mut self,
         id: NodeId,
         outgoing: &Outgoing,
         context: &StepContext,
     ) -> Result<(), Violation> {
-        let Ok(msg_type) = codec::peek_message_type(&outgoing.bytes) else {
-            return Ok(());
+        // Read into the world's spare outline (no entry or snapshot copied, no allocation).
+        let mut message = std::mem::take(&mut self.spare_outline);
+        let outlined = codec::outline_message_into(&outgoing.bytes, &mut message);
+        let checked = match outlined {
+            Ok(()) => self.check_outline(id, &message, outgoing, context),
+            Err(_) => Ok(()),
         };
-        // A vote request makes its term, even if its sender dies in the same step.
-        if msg_type == MessageType::RequestVote {
-            if let Ok(message) = codec::decode_message(&outgoing.bytes) {
-                self.promises.term_origins.campaigned(message.term);
-            }
+        self.spare_outline = message;
+        checked
+    }
+
+    fn check_outline(
+        &mut self,
+        id: NodeId,
+        message: &codec::MessageOutline,
+        outgoing: &Outgoing,
+        context: &StepContext,
+    ) -> Result<(), Violation> {
+        if let Some(node) = self.processes[id as usize - 1].node() {
+            let raft = &node.raw().raft;
+            let sender = messages::Sender {
+                log: &raft.raft_log,
+                last_before: context.last_before,
+                leading: (raft.role == StateRole::Leader).then_some(raft.term),
+            };
+            messages::check(id, message, &sender)?;
         }
+        let msg_type = message.msg_type;
         match msg_type {
-            MessageType::RequestPreVote => {
-                if let Ok(message) = codec::decode_message(&outgoing.bytes) {
-                    self.promises.pre_vote_gate.pre_election(id, message.term);
+            // A vote request makes its term, even if its sender dies in the same step.
+            MessageType::RequestVote => {
+                self.promises.term_origins.campaigned(message.term);
+                if outgoing.promise_pending {
+                    return ready_contract(id, outgoing.to, msg_type, message.reject, true);
                 }
                 Ok(())
             }
+            MessageType::RequestPreVote => {
+                self.promises.pre_vote_gate.pre_election(id, message.term);
+                Ok(())
+            }
             MessageType::RequestVoteResponse | MessageType::RequestPreVoteResponse => {
-                let Ok(message) = codec::decode_message(&outgoing.bytes) else {
-                    return Ok(());
-                };
                 if !message.reject && self.promises.check_quorum {
                     let local_ms = self.processes[id as usize - 1].clock_ms();
                     self.promises.lease_votes.check_grant(
@@ -240,10 +266,8 @@ impl World {
                     outgoing.promise_pending,
                 )
             }
-            MessageType::RequestVote | MessageType::AppendResponse if outgoing.promise_pending => {
-                let reject = codec::peek_message_type_and_reject(&outgoing.bytes)
-                    .is_ok_and(|(_, reject)| reject);
-                ready_contract(id, outgoing.to, msg_type, reject, true)
+            MessageType::AppendResponse if outgoing.promise_pending => {
+                ready_contract(id, outgoing.to, msg_type, message.reject, true)
             }
             _ => Ok(()),
         }
