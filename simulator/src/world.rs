@@ -912,13 +912,24 @@ impl World {
         );
         // The fsync time of this burst delayed what it sent; the next burst starts afresh.
         self.processes[id as usize - 1].io.take_latency_ms();
+        // Each message is read once, into the world's spare outline (no payload copied, no
+        // allocation once its entry list has room), for the oracles and for the counts.
+        let mut outline = std::mem::take(&mut self.spare_outline);
         let mut checked = Ok(());
         for outgoing in outbox.drain(..) {
-            if checked.is_ok() {
-                checked = self.check_outgoing(id, &outgoing, context);
-            }
-            self.send(id, outgoing);
+            let kind = if raft::codec::outline_message_into(&outgoing.bytes, &mut outline).is_ok() {
+                if checked.is_ok() {
+                    checked = self.check_outgoing(id, &outline, &outgoing, context);
+                }
+                Some((outline.msg_type, outline.reject))
+            } else {
+                raft::codec::peek_message_type(&outgoing.bytes)
+                    .ok()
+                    .map(|msg_type| (msg_type, false))
+            };
+            self.send(id, outgoing, kind);
         }
+        self.spare_outline = outline;
         self.spare_outbox = outbox;
         checked?;
         self.observe_node(id, crashed, &capture)?;
@@ -942,19 +953,17 @@ impl World {
         Ok(())
     }
 
-    fn send(&mut self, from: NodeId, outgoing: Outgoing) {
+    /// Hands `outgoing` to the network; `kind` is its type and reject flag, as the caller read
+    /// them, for the counts.
+    fn send(&mut self, from: NodeId, outgoing: Outgoing, kind: Option<(raft::MessageType, bool)>) {
         let Outgoing {
             to,
             bytes,
             latency_ms,
             ..
         } = outgoing;
-        // Nodes only send what raft's codec encoded; counting reads the type, and for an
-        // append response the reject flag, without decoding the rest.
-        if let Ok(msg_type) = raft::codec::peek_message_type(&bytes) {
-            let reject = msg_type == raft::MessageType::AppendResponse
-                && raft::codec::peek_message_type_and_reject(&bytes)
-                    .is_ok_and(|(_, reject)| reject);
+        if let Some((msg_type, reject)) = kind {
+            let reject = msg_type == raft::MessageType::AppendResponse && reject;
             self.stats.raft_messages.count_sent(msg_type, reject);
         }
         let dropped_before = self.network.stats.dropped();

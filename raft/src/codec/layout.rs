@@ -300,9 +300,9 @@ fn read_snapshot(reader: &mut Reader<'_, '_>) -> Result<Snapshot, Stopped> {
     })
 }
 
-/// Checks a snapshot as [`read_snapshot`] does, without copying anything.
+/// Checks a snapshot as [`read_snapshot`] does, without copying anything; returns its index
+/// and term.
 #[inline(always)]
-/// Checks a snapshot without copying it; returns its index and term.
 fn skim_snapshot(reader: &mut Reader<'_, '_>) -> Result<(u64, u64), Stopped> {
     reader.bytes("snapshot.data")?;
     reader.skip_varints("conf_state.voters")?;

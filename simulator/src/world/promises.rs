@@ -196,27 +196,10 @@ impl World {
         context
     }
 
-    /// The checks on one message `id` sends, when it hands it to the network: its claims about
-    /// the sender's log, a vote or pre-vote granted inside the lease, a promise of durable state
-    /// that is not durable, the start of a pre-election.
+    /// The checks on one message `id` sends (read into `message`), when it hands it to the
+    /// network: its claims about the sender's log, a vote or pre-vote granted inside the lease,
+    /// a promise of durable state that is not durable, the start of a pre-election.
     pub(super) fn check_outgoing(
-        &mut self,
-        id: NodeId,
-        outgoing: &Outgoing,
-        context: &StepContext,
-    ) -> Result<(), Violation> {
-        // Read into the world's spare outline (no entry or snapshot copied, no allocation).
-        let mut message = std::mem::take(&mut self.spare_outline);
-        let outlined = codec::outline_message_into(&outgoing.bytes, &mut message);
-        let checked = match outlined {
-            Ok(()) => self.check_outline(id, &message, outgoing, context),
-            Err(_) => Ok(()),
-        };
-        self.spare_outline = message;
-        checked
-    }
-
-    fn check_outline(
         &mut self,
         id: NodeId,
         message: &codec::MessageOutline,
